@@ -28,12 +28,13 @@ struct ServerOptions {
   std::string client_ca_file;
   std::chrono::milliseconds cert_poll_interval{2000};
 
-  size_t max_header_bytes = 16 * 1024;          // larger: 431
-  size_t max_body_bytes = 7 * 1024 * 1024;      // larger: 413 (controller-runtime's 7 MiB)
-  std::chrono::milliseconds read_timeout{10000};  // whole request incl. TLS handshake: slow-loris cut
+  size_t max_header_bytes = 16 * 1024;      // larger: 431
+  size_t max_body_bytes = 7 * 1024 * 1024;  // larger: 413 (controller-runtime's 7 MiB)
+  std::chrono::milliseconds read_timeout{
+      10000};  // whole request incl. TLS handshake: slow-loris cut
   std::chrono::milliseconds idle_timeout{90000};  // keep-alive connection with no request
   std::chrono::milliseconds write_timeout{10000};
-  size_t max_connections = 4096;                  // beyond: accept and close at once
+  size_t max_connections = 4096;                    // beyond: accept and close at once
   std::chrono::milliseconds shutdown_grace{15000};  // in-flight requests finish within this
   int threads = 2;
   // Handlers run on the I/O threads when false (fast, non-blocking handlers such as admission);
@@ -70,8 +71,9 @@ class Server {
   // Re-reads the certificate files now (the poller does this on change).
   Status ReloadCertificate();
 
+  class Impl;  // implementation detail, public only so that sessions in server.cpp can name it
+
  private:
-  class Impl;
   std::unique_ptr<Impl> impl_;
 };
 

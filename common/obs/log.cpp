@@ -9,10 +9,14 @@ namespace seedhop::obs {
 namespace {
 const char* LevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }
@@ -32,7 +36,8 @@ std::string NowRfc3339() {
 }  // namespace
 
 bool ParseLogLevel(std::string_view text, LogLevel* level) {
-  for (LogLevel candidate : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError}) {
+  for (LogLevel candidate :
+       {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError}) {
     if (text == LevelName(candidate)) {
       *level = candidate;
       return true;
@@ -49,13 +54,15 @@ Logger Logger::Child(std::string_view child) const {
 }
 
 void Logger::Log(LogLevel level, std::string_view msg, std::initializer_list<Field> fields) const {
-  if (!Enabled(level)) return;
+  if (!Enabled(level))
+    return;
   nlohmann::ordered_json line;
   line["ts"] = NowRfc3339();
   line["level"] = LevelName(level);
   line["logger"] = name_;
   line["msg"] = std::string(msg);
-  for (const auto& [key, value] : fields) line[std::string(key)] = value;
+  for (const auto& [key, value] : fields)
+    line[std::string(key)] = value;
   std::string text =
       line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
   // One fwrite per line keeps concurrent lines whole (stdio locks the stream per call).

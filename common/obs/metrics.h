@@ -2,15 +2,15 @@
 // /metrics, so there is no second HTTP stack (prometheus-cpp's pull exposer is not used).
 #pragma once
 
-#include <memory>
-#include <string>
-#include <vector>
-
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+
+#include <memory>
+#include <string>
+#include <vector>
 
 namespace seedhop::obs {
 

@@ -1,0 +1,510 @@
+#include "common/http/server.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "common/http/client.h"
+#include "common/obs/log.h"
+#include "common/obs/metrics.h"
+#include "test/support/certs.h"
+
+namespace seedhop::http {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+// A scratch directory with a CA and a serving certificate for 127.0.0.1.
+class TlsFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("seedhop-http-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    ca_ = testing::MakeCa("seedhop-test-ca");
+    auto leaf = testing::MakeLeaf(ca_, "server", {"127.0.0.1", "localhost"});
+    ASSERT_TRUE(testing::WriteFile(cert_file(), leaf.cert_pem).ok());
+    ASSERT_TRUE(testing::WriteFile(key_file(), leaf.key_pem).ok());
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string cert_file() const { return (dir_ / "tls.crt").string(); }
+  std::string key_file() const { return (dir_ / "tls.key").string(); }
+
+  ServerOptions TlsOptions() const {
+    ServerOptions options;
+    options.address = "127.0.0.1";
+    options.cert_file = cert_file();
+    options.key_file = key_file();
+    options.cert_poll_interval = 50ms;
+    return options;
+  }
+
+  ClientOptions TrustingClient() const {
+    ClientOptions options;
+    options.ca_pem = ca_.cert_pem;
+    return options;
+  }
+
+  static std::string Url(const Server& server, const std::string& path, bool tls = true) {
+    return std::string(tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(server.port()) +
+           path;
+  }
+
+  fs::path dir_;
+  testing::CertPair ca_;
+};
+
+Response Echo(const Request& request) {
+  return Response::Text(200, request.method + " " + request.path + " q=" + request.QueryParam("q") +
+                                 " body=" + request.body);
+}
+
+// Opens a raw TCP connection to 127.0.0.1:port.
+int RawConnect(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  timeval timeout{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  return fd;
+}
+
+// Reads until the peer closes or 5 s pass; returns what arrived.
+std::string ReadUntilClosed(int fd) {
+  std::string out;
+  char buffer[4096];
+  while (true) {
+    ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0)
+      break;
+    out.append(buffer, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+TEST_F(TlsFixture, ServesRoutesOverTlsIgnoringTheQueryString) {
+  obs::Metrics metrics;
+  Server server(TlsOptions(), &metrics, nullptr);
+  server.Route("/mutate", Echo);
+  server.AddStandardRoutes();
+  ASSERT_TRUE(server.Start().ok());
+  EXPECT_TRUE(server.ready());
+
+  Client client(TrustingClient());
+  auto response = client.Send({"POST", Url(server, "/mutate?timeout=10s&q=a%20b"), {}, "hello"});
+  ASSERT_TRUE(response.ok()) << response.error().message();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "POST /mutate q=a b body=hello");
+
+  auto missing = client.Send({"GET", Url(server, "/nope"), {}, ""});
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(missing->status, 404);
+
+  auto ready = client.Send({"GET", Url(server, "/readyz"), {}, ""});
+  ASSERT_TRUE(ready.ok());
+  EXPECT_EQ(ready->status, 200);
+
+  auto scrape = client.Send({"GET", Url(server, "/metrics"), {}, ""});
+  ASSERT_TRUE(scrape.ok());
+  EXPECT_NE(scrape->body.find("seedhop_http_requests_total{code=\"200\",path=\"/mutate\"} 1"),
+            std::string::npos)
+      << scrape->body;
+  EXPECT_NE(scrape->body.find("seedhop_http_requests_total{code=\"404\",path=\"unmatched\"} 1"),
+            std::string::npos);
+  EXPECT_NE(scrape->body.find("seedhop_http_certificate_expiry_timestamp_seconds"),
+            std::string::npos);
+  EXPECT_NE(scrape->body.find("seedhop_http_request_duration_seconds_bucket"), std::string::npos);
+  server.Shutdown();
+}
+
+TEST_F(TlsFixture, KeepAliveReusesOneConnection) {
+  std::atomic<int> handled{0};
+  std::set<std::string> remotes;
+  std::mutex mutex;
+  Server server(TlsOptions(), nullptr, nullptr);
+  obs::Metrics metrics;
+  server.Route("/x", [&](const Request&) {
+    ++handled;
+    return Response::Text(200, "x");
+  });
+  ASSERT_TRUE(server.Start().ok());
+  Client client(TrustingClient());
+  for (int i = 0; i < 20; ++i) {
+    auto response = client.Send({"GET", Url(server, "/x"), {}, ""});
+    ASSERT_TRUE(response.ok()) << response.error().message();
+    EXPECT_NE(response->headers["connection"], "close");
+  }
+  EXPECT_EQ(handled.load(), 20);
+  server.Shutdown();
+}
+
+TEST_F(TlsFixture, RejectsAnUntrustedServerCertificate) {
+  Server server(TlsOptions(), nullptr, nullptr);
+  server.Route("/x", Echo);
+  ASSERT_TRUE(server.Start().ok());
+  ClientOptions options;
+  options.ca_pem = testing::MakeCa("some-other-ca").cert_pem;
+  Client client(options);
+  auto response = client.Send({"GET", Url(server, "/x"), {}, ""});
+  ASSERT_FALSE(response.ok());
+  EXPECT_NE(response.error().message().find("TLS handshake"), std::string::npos);
+  server.Shutdown();
+}
+
+TEST_F(TlsFixture, BodyOverTheLimitGets413) {
+  ServerOptions options = TlsOptions();
+  options.max_body_bytes = 1024;
+  Server server(options, nullptr, nullptr);
+  server.Route("/x", Echo);
+  ASSERT_TRUE(server.Start().ok());
+  Client client(TrustingClient());
+  auto small = client.Send({"POST", Url(server, "/x"), {}, std::string(1024, 'a')});
+  ASSERT_TRUE(small.ok());
+  EXPECT_EQ(small->status, 200);
+  auto large = client.Send({"POST", Url(server, "/x"), {}, std::string(1025, 'a')});
+  ASSERT_TRUE(large.ok()) << large.error().message();
+  EXPECT_EQ(large->status, 413);
+  server.Shutdown();
+}
+
+TEST_F(TlsFixture, OversizedHeaderGets431) {
+  ServerOptions options = TlsOptions();
+  options.max_header_bytes = 2048;
+  Server server(options, nullptr, nullptr);
+  server.Route("/x", Echo);
+  ASSERT_TRUE(server.Start().ok());
+  Client client(TrustingClient());
+  auto response = client.Send({"GET", Url(server, "/x"), {{"x-big", std::string(4096, 'h')}}, ""});
+  ASSERT_TRUE(response.ok()) << response.error().message();
+  EXPECT_EQ(response->status, 431);
+  server.Shutdown();
+}
+
+TEST_F(TlsFixture, SlowLorisHeaderIsCutOffAtTheReadTimeout) {
+  ServerOptions options;  // plain HTTP, so the test can dribble bytes by hand
+  options.address = "127.0.0.1";
+  options.read_timeout = 300ms;
+  Server server(options, nullptr, nullptr);
+  server.Route("/x", Echo);
+  ASSERT_TRUE(server.Start().ok());
+  int fd = RawConnect(server.port());
+  ASSERT_GE(fd, 0);
+  auto start = std::chrono::steady_clock::now();
+  const std::string partial = "GET /x HTTP/1.1\r\nHost: a\r\nX-Slow: ";
+  bool cut_off = false;
+  for (char c : partial + std::string(100, 'z')) {
+    if (::send(fd, &c, 1, MSG_NOSIGNAL) < 0) {
+      cut_off = true;
+      break;
+    }
+    std::this_thread::sleep_for(20ms);
+    if (std::chrono::steady_clock::now() - start > 3s)
+      break;
+  }
+  if (!cut_off) {
+    char byte;
+    cut_off = ::recv(fd, &byte, 1, 0) == 0;
+  }
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  ::close(fd);
+  EXPECT_TRUE(cut_off);
+  EXPECT_LT(elapsed, 3s);
+  server.Shutdown();
+}
+
+TEST_F(TlsFixture, SilentClientIsCutOffDuringTheHandshake) {
+  ServerOptions options = TlsOptions();
+  options.read_timeout = 300ms;
+  obs::Metrics metrics;
+  Server server(options, &metrics, nullptr);
+  ASSERT_TRUE(server.Start().ok());
+  int fd = RawConnect(server.port());
+  ASSERT_GE(fd, 0);
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(ReadUntilClosed(fd), "");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  ::close(fd);
+  // Beast closes the socket on timeout before the handler that counts the error runs.
+  bool counted = false;
+  for (int i = 0; i < 100 && !counted; ++i) {
+    counted =
+        metrics.Serialize().find("seedhop_http_tls_handshake_errors_total 1") != std::string::npos;
+    if (!counted)
+      std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(counted);
+  server.Shutdown();
+}
+
+TEST_F(TlsFixture, ConnectionsBeyondTheCapAreClosed) {
+  ServerOptions options;
+  options.address = "127.0.0.1";
+  options.max_connections = 2;
+  Server server(options, nullptr, nullptr);
+  server.Route("/x", Echo);
+  ASSERT_TRUE(server.Start().ok());
+  int a = RawConnect(server.port());
+  int b = RawConnect(server.port());
+  std::this_thread::sleep_for(100ms);
+  int c = RawConnect(server.port());
+  ASSERT_GE(c, 0);
+  EXPECT_EQ(ReadUntilClosed(c), "");  // closed without a byte
+  const std::string request = "GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+  ASSERT_GT(::send(a, request.data(), request.size(), MSG_NOSIGNAL), 0);
+  EXPECT_NE(ReadUntilClosed(a).find("200 OK"), std::string::npos);
+  ::close(a);
+  ::close(b);
+  ::close(c);
+  server.Shutdown();
+}
+
+TEST_F(TlsFixture, MalformedRequestGets400) {
+  ServerOptions options;
+  options.address = "127.0.0.1";
+  Server server(options, nullptr, nullptr);
+  server.Route("/x", Echo);
+  ASSERT_TRUE(server.Start().ok());
+  int fd = RawConnect(server.port());
+  const std::string junk = "NOT HTTP AT ALL\r\n\r\n";
+  ::send(fd, junk.data(), junk.size(), MSG_NOSIGNAL);
+  EXPECT_NE(ReadUntilClosed(fd).find("400 Bad Request"), std::string::npos);
+  ::close(fd);
+  server.Shutdown();
+}
+
+// Kubernetes mounts a secret as <dir>/tls.crt -> ..data/tls.crt, ..data -> ..<timestamp>; a
+// rotation writes a new timestamped directory and renames a new ..data link over the old one.
+TEST_F(TlsFixture, ReloadsOnSecretVolumeSymlinkSwapAndKeepsOldPairWhenTheNewOneIsBroken) {
+  fs::path volume = dir_ / "volume";
+  fs::create_directories(volume / "..v1");
+  auto first = testing::MakeLeaf(ca_, "first", {"127.0.0.1"});
+  ASSERT_TRUE(testing::WriteFile((volume / "..v1" / "tls.crt").string(), first.cert_pem).ok());
+  ASSERT_TRUE(testing::WriteFile((volume / "..v1" / "tls.key").string(), first.key_pem).ok());
+  fs::create_directory_symlink("..v1", volume / "..data");
+  fs::create_symlink("..data/tls.crt", volume / "tls.crt");
+  fs::create_symlink("..data/tls.key", volume / "tls.key");
+
+  ServerOptions options = TlsOptions();
+  options.cert_file = (volume / "tls.crt").string();
+  options.key_file = (volume / "tls.key").string();
+  obs::Metrics metrics;
+  obs::Logger logger("test", obs::LogLevel::kError);
+  Server server(options, &metrics, &logger);
+  server.Route("/x", Echo);
+  ASSERT_TRUE(server.Start().ok());
+
+  // The CN of the certificate a fresh connection sees.
+  auto served_cn = [&]() -> std::string {
+    ClientOptions client_options = TrustingClient();
+    client_options.max_idle_per_host = 0;
+    Client client(client_options);
+    auto response = client.Send({"GET", Url(server, "/x"), {}, ""});
+    return response.ok() ? "ok" : response.error().message();
+  };
+  ASSERT_EQ(served_cn(), "ok");
+
+  Client keep_alive(TrustingClient());
+  ASSERT_TRUE(keep_alive.Send({"GET", Url(server, "/x"), {}, ""}).ok());
+
+  auto swap_to = [&](const std::string& name, const testing::CertPair& pair) {
+    fs::create_directories(volume / name);
+    ASSERT_TRUE(testing::WriteFile((volume / name / "tls.crt").string(), pair.cert_pem).ok());
+    ASSERT_TRUE(testing::WriteFile((volume / name / "tls.key").string(), pair.key_pem).ok());
+    fs::create_directory_symlink(name, volume / "..data_tmp");
+    fs::rename(volume / "..data_tmp", volume / "..data");
+  };
+  auto expiry = [&] {
+    std::string text = metrics.Serialize();
+    auto at = text.find("\nseedhop_http_certificate_expiry_timestamp_seconds ");
+    return text.substr(at + 1, text.find('\n', at + 1) - at - 1);
+  };
+  std::string first_expiry = expiry();
+
+  // A broken pair (key of another certificate) is refused; the old pair keeps serving.
+  auto other = testing::MakeLeaf(ca_, "other", {"127.0.0.1"});
+  swap_to("..v2", {first.cert_pem, other.key_pem});
+  std::this_thread::sleep_for(300ms);
+  EXPECT_NE(metrics.Serialize().find("seedhop_http_certificate_reloads_total{result=\"error\"} 1"),
+            std::string::npos);
+  EXPECT_EQ(served_cn(), "ok");
+
+  // A good pair with a later expiry is picked up without restarting.
+  auto second = testing::MakeLeaf(ca_, "second", {"127.0.0.1"}, 2 * 86400);
+  swap_to("..v3", second);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_NE(
+      metrics.Serialize().find("seedhop_http_certificate_reloads_total{result=\"success\"} 2"),
+      std::string::npos)
+      << metrics.Serialize();
+  EXPECT_NE(expiry(), first_expiry);
+  EXPECT_EQ(served_cn(), "ok");
+  // The connection opened before the rotation still works.
+  auto old_connection = keep_alive.Send({"GET", Url(server, "/x"), {}, ""});
+  ASSERT_TRUE(old_connection.ok());
+  EXPECT_EQ(old_connection->status, 200);
+  server.Shutdown();
+}
+
+TEST_F(TlsFixture, StartFailsClearlyWithAMismatchedKey) {
+  auto other = testing::MakeLeaf(ca_, "other", {"127.0.0.1"});
+  ASSERT_TRUE(testing::WriteFile(key_file(), other.key_pem).ok());
+  obs::Logger logger("test", obs::LogLevel::kError, fopen("/dev/null", "w"));
+  Server server(TlsOptions(), nullptr, &logger);
+  Status started = server.Start();
+  ASSERT_FALSE(started.ok());
+  EXPECT_NE(started.error().message().find("private key"), std::string::npos)
+      << started.error().message();
+}
+
+TEST_F(TlsFixture, ExpiredCertificateIsRefusedByClients) {
+  auto expired = testing::MakeLeaf(ca_, "expired", {"127.0.0.1"}, 60, -7200);
+  ASSERT_TRUE(testing::WriteFile(cert_file(), expired.cert_pem).ok());
+  ASSERT_TRUE(testing::WriteFile(key_file(), expired.key_pem).ok());
+  obs::Metrics metrics;
+  Server server(TlsOptions(), &metrics, nullptr);
+  server.Route("/x", Echo);
+  ASSERT_TRUE(server.Start().ok());
+  Client client(TrustingClient());
+  auto response = client.Send({"GET", Url(server, "/x"), {}, ""});
+  ASSERT_FALSE(response.ok());
+  EXPECT_NE(response.error().message().find("certificate"), std::string::npos)
+      << response.error().message();
+  // The expiry gauge shows the past, which is what an alert on it needs.
+  EXPECT_NE(metrics.Serialize().find("seedhop_http_certificate_expiry_timestamp_seconds"),
+            std::string::npos);
+  server.Shutdown();
+}
+
+TEST_F(TlsFixture, MutualTlsRequiresAClientCertificate) {
+  ServerOptions options = TlsOptions();
+  options.client_ca_file = (dir_ / "client-ca.crt").string();
+  ASSERT_TRUE(testing::WriteFile(options.client_ca_file, ca_.cert_pem).ok());
+  Server server(options, nullptr, nullptr);
+  server.Route("/x", Echo);
+  ASSERT_TRUE(server.Start().ok());
+
+  Client anonymous(TrustingClient());
+  EXPECT_FALSE(anonymous.Send({"GET", Url(server, "/x"), {}, ""}).ok());
+
+  auto client_cert = testing::MakeLeaf(ca_, "client", {});
+  ClientOptions with_cert = TrustingClient();
+  with_cert.client_cert_pem = client_cert.cert_pem;
+  with_cert.client_key_pem = client_cert.key_pem;
+  Client authenticated(with_cert);
+  auto response = authenticated.Send({"GET", Url(server, "/x"), {}, ""});
+  ASSERT_TRUE(response.ok()) << response.error().message();
+  EXPECT_EQ(response->status, 200);
+  server.Shutdown();
+}
+
+TEST_F(TlsFixture, ShutdownFinishesInFlightRequests) {
+  Server server(TlsOptions(), nullptr, nullptr);
+  std::atomic<bool> entered{false};
+  server.Route("/slow", [&](const Request&) {
+    entered = true;
+    std::this_thread::sleep_for(500ms);
+    return Response::Text(200, "done");
+  });
+  ServerOptions options = TlsOptions();
+  ASSERT_TRUE(server.Start().ok());
+  Client client(TrustingClient());
+  Result<ClientResponse> response = Error(ErrorCode::kInternal, "not sent");
+  std::thread caller([&] { response = client.Send({"GET", Url(server, "/slow"), {}, ""}); });
+  while (!entered)
+    std::this_thread::sleep_for(5ms);
+  server.Shutdown();
+  caller.join();
+  ASSERT_TRUE(response.ok()) << response.error().message();
+  EXPECT_EQ(response->body, "done");
+  EXPECT_EQ(response->headers["connection"], "close");
+  // No longer accepting.
+  Client late(TrustingClient());
+  EXPECT_FALSE(late.Send({"GET", Url(server, "/slow"), {}, ""}).ok());
+}
+
+TEST_F(TlsFixture, StreamsChunkedResponsesUntilTheClientStops) {
+  ServerOptions options = TlsOptions();
+  options.blocking_handlers = true;
+  Server server(options, nullptr, nullptr);
+  std::atomic<bool> producer_saw_hangup{false};
+  server.Route("/watch", [&](const Request&) {
+    Response response;
+    response.headers["content-type"] = "application/json";
+    response.stream = [&](StreamWriter& writer) {
+      for (int i = 0;; ++i) {
+        if (!writer.Write("{\"n\":" + std::to_string(i) + "}\n"))
+          break;
+        if (!writer.WaitAlive(i < 3 ? 0 : 50))
+          break;
+      }
+      producer_saw_hangup = true;
+    };
+    return response;
+  });
+  ASSERT_TRUE(server.Start().ok());
+  Client client(TrustingClient());
+  std::string received;
+  auto response = client.Stream(
+      {"GET", Url(server, "/watch"), {}, ""},
+      [&](std::string_view data) {
+        received.append(data);
+        return std::count(received.begin(), received.end(), '\n') < 5;
+      },
+      2s);
+  ASSERT_TRUE(response.ok()) << response.error().message();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(received.substr(0, 16), "{\"n\":0}\n{\"n\":1}\n");
+  for (int i = 0; i < 100 && !producer_saw_hangup; ++i)
+    std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(producer_saw_hangup);
+  server.Shutdown();
+}
+
+TEST_F(TlsFixture, ClientTimesOutOnASilentServer) {
+  ServerOptions options = TlsOptions();
+  options.blocking_handlers = true;
+  Server server(options, nullptr, nullptr);
+  server.Route("/hang", [](const Request&) {
+    std::this_thread::sleep_for(1500ms);
+    return Response::Text(200, "late");
+  });
+  ASSERT_TRUE(server.Start().ok());
+  Client client(TrustingClient());
+  ClientRequest request{"GET", Url(server, "/hang"), {}, ""};
+  request.timeout = 200ms;
+  auto response = client.Send(request);
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.error().code(), ErrorCode::kTimeout);
+  server.Shutdown();
+}
+
+TEST(Client, RefusedConnectionIsUnavailableAndNamesTheUrl) {
+  Client client(ClientOptions{});
+  auto response = client.Send({"GET", "http://127.0.0.1:1/x", {}, ""});
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.error().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(response.error().message().find("http://127.0.0.1:1/x"), std::string::npos);
+  EXPECT_FALSE(client.Send({"GET", "ftp://x/y", {}, ""}).ok());
+}
+
+}  // namespace
+}  // namespace seedhop::http
