@@ -1,0 +1,324 @@
+#include "webhook/admission_review.h"
+
+#include <array>
+#include <cstdint>
+#include <optional>
+
+namespace seedhop::webhook {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr char kApiVersionV1[] = "admission.k8s.io/v1";
+constexpr char kApiVersionV1beta1[] = "admission.k8s.io/v1beta1";
+
+Error BadRequest(std::string message) {
+  return Error(ErrorCode::kBadRequest, std::move(message));
+}
+
+// Quotes a client-supplied value for an error message, cut at 64 bytes (on a UTF-8 boundary) so a
+// hostile body cannot make our answer or our logs arbitrarily large.
+std::string Quote(std::string_view value) {
+  constexpr size_t kMax = 64;
+  if (value.size() <= kMax)
+    return "\"" + std::string(value) + "\"";
+  size_t cut = kMax;
+  while (cut > 0 && (static_cast<unsigned char>(value[cut]) & 0xC0) == 0x80)
+    --cut;
+  return "\"" + std::string(value.substr(0, cut)) + "...\"";
+}
+
+// True when brackets outside strings nest deeper than `limit`. Runs before the parser so that a
+// body like "[[[[..." is refused in linear time with no recursion anywhere.
+bool NestsDeeperThan(std::string_view body, size_t limit) {
+  size_t depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (char c : body) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > limit)
+        return true;
+    } else if ((c == '}' || c == ']') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
+// Reads an optional string member: absent or null is "".
+Result<std::string> OptionalString(const json& object, const char* key, const std::string& where) {
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null())
+    return std::string();
+  if (!it->is_string())
+    return BadRequest(where + "." + key + " must be a string");
+  return it->get<std::string>();
+}
+
+// Reads a required object member of three strings (a GroupVersionKind or GroupVersionResource).
+// `group` may be empty (the core group); the other two must not.
+Result<std::array<std::string, 3>> GroupVersionThing(const json& request, const char* key,
+                                                     const char* third) {
+  std::string where = std::string("request.") + key;
+  auto it = request.find(key);
+  if (it == request.end() || !it->is_object())
+    return BadRequest(where + " must be an object");
+  std::array<std::string, 3> out;
+  const char* fields[] = {"group", "version", third};
+  for (size_t i = 0; i < 3; ++i) {
+    auto value = OptionalString(*it, fields[i], where);
+    if (!value)
+      return value.error();
+    if (i > 0 && value->empty())
+      return BadRequest(where + "." + fields[i] + " is required");
+    out[i] = std::move(*value);
+  }
+  return out;
+}
+
+std::optional<Operation> ParseOperation(const std::string& text) {
+  if (text == "CREATE")
+    return Operation::kCreate;
+  if (text == "UPDATE")
+    return Operation::kUpdate;
+  if (text == "DELETE")
+    return Operation::kDelete;
+  if (text == "CONNECT")
+    return Operation::kConnect;
+  return std::nullopt;
+}
+
+// Reads object/oldObject: absent or null stays null; anything else must be a JSON object.
+Result<json> OptionalObject(json& request, const char* key) {
+  auto it = request.find(key);
+  if (it == request.end() || it->is_null())
+    return json();
+  if (!it->is_object())
+    return BadRequest(std::string("request.") + key + " must be a JSON object");
+  return std::move(*it);
+}
+
+}  // namespace
+
+const char* ReviewApiVersion(ReviewVersion version) {
+  return version == ReviewVersion::kV1 ? kApiVersionV1 : kApiVersionV1beta1;
+}
+
+const char* OperationName(Operation operation) {
+  switch (operation) {
+    case Operation::kCreate:
+      return "CREATE";
+    case Operation::kUpdate:
+      return "UPDATE";
+    case Operation::kDelete:
+      return "DELETE";
+    case Operation::kConnect:
+      return "CONNECT";
+  }
+  return "UNKNOWN";
+}
+
+Result<AdmissionRequest> DecodeAdmissionReview(std::string_view body) {
+  if (body.empty())
+    return BadRequest("request body is empty");
+  if (NestsDeeperThan(body, kMaxJsonDepth)) {
+    return BadRequest("AdmissionReview nests deeper than " + std::to_string(kMaxJsonDepth) +
+                      " levels");
+  }
+  json review;
+  try {
+    review = json::parse(body);
+  } catch (const json::parse_error& e) {
+    // e.what() quotes the bytes around the error; the offset alone is enough and leaks nothing.
+    return BadRequest("body is not valid JSON (error at byte " + std::to_string(e.byte) + ")");
+  } catch (const json::exception&) {
+    // Found by the fuzzer: a number beyond double's range (1e400) throws out_of_range, not
+    // parse_error.
+    return BadRequest("body is not valid JSON (a number is out of range)");
+  }
+  if (!review.is_object())
+    return BadRequest("AdmissionReview must be a JSON object");
+
+  AdmissionRequest out;
+  auto api_version = OptionalString(review, "apiVersion", "AdmissionReview");
+  if (!api_version)
+    return api_version.error();
+  if (*api_version == kApiVersionV1) {
+    out.version = ReviewVersion::kV1;
+  } else if (*api_version == kApiVersionV1beta1) {
+    out.version = ReviewVersion::kV1beta1;
+  } else {
+    return BadRequest("unsupported apiVersion " + Quote(*api_version) + ", expected " +
+                      kApiVersionV1 + " or " + kApiVersionV1beta1);
+  }
+  auto kind = OptionalString(review, "kind", "AdmissionReview");
+  if (!kind)
+    return kind.error();
+  if (*kind != "AdmissionReview") {
+    return BadRequest("unsupported kind " + Quote(*kind) + ", expected AdmissionReview");
+  }
+
+  auto request_it = review.find("request");
+  if (request_it == review.end() || request_it->is_null()) {
+    return BadRequest("AdmissionReview has no request");
+  }
+  json& request = *request_it;
+  if (!request.is_object())
+    return BadRequest("request must be a JSON object");
+
+  auto uid = OptionalString(request, "uid", "request");
+  if (!uid)
+    return uid.error();
+  if (uid->empty())
+    return BadRequest("request.uid is required");
+  out.uid = std::move(*uid);
+
+  auto gvk = GroupVersionThing(request, "kind", "kind");
+  if (!gvk)
+    return gvk.error();
+  out.kind = {(*gvk)[0], (*gvk)[1], (*gvk)[2]};
+  auto gvr = GroupVersionThing(request, "resource", "resource");
+  if (!gvr)
+    return gvr.error();
+  out.resource = {(*gvr)[0], (*gvr)[1], (*gvr)[2]};
+
+  auto sub_resource = OptionalString(request, "subResource", "request");
+  if (!sub_resource)
+    return sub_resource.error();
+  out.sub_resource = std::move(*sub_resource);
+  auto name = OptionalString(request, "name", "request");
+  if (!name)
+    return name.error();
+  out.name = std::move(*name);
+  auto namespace_name = OptionalString(request, "namespace", "request");
+  if (!namespace_name)
+    return namespace_name.error();
+  out.namespace_name = std::move(*namespace_name);
+
+  auto operation_text = OptionalString(request, "operation", "request");
+  if (!operation_text)
+    return operation_text.error();
+  auto operation = ParseOperation(*operation_text);
+  if (!operation) {
+    return BadRequest("request.operation " + Quote(*operation_text) +
+                      " is not one of CREATE, UPDATE, DELETE, CONNECT");
+  }
+  out.operation = *operation;
+
+  auto dry_run = request.find("dryRun");
+  if (dry_run != request.end() && !dry_run->is_null()) {
+    if (!dry_run->is_boolean())
+      return BadRequest("request.dryRun must be a boolean");
+    out.dry_run = dry_run->get<bool>();
+  }
+
+  auto object = OptionalObject(request, "object");
+  if (!object)
+    return object.error();
+  out.object = std::move(*object);
+  auto old_object = OptionalObject(request, "oldObject");
+  if (!old_object)
+    return old_object.error();
+  out.old_object = std::move(*old_object);
+  if ((out.operation == Operation::kCreate || out.operation == Operation::kUpdate) &&
+      !out.object.is_object()) {
+    return BadRequest(std::string("request.object is required for ") +
+                      OperationName(out.operation));
+  }
+  return out;
+}
+
+std::string ObjectName(const AdmissionRequest& request) {
+  if (!request.name.empty() || !request.object.is_object())
+    return request.name;
+  auto metadata = request.object.find("metadata");
+  if (metadata == request.object.end() || !metadata->is_object())
+    return {};
+  auto name = metadata->find("name");
+  return name != metadata->end() && name->is_string() ? name->get<std::string>() : std::string();
+}
+
+AdmissionResponse Allowed(const AdmissionRequest& request) {
+  AdmissionResponse response;
+  response.uid = request.uid;
+  return response;
+}
+
+AdmissionResponse Denied(const AdmissionRequest& request, int code, std::string message) {
+  AdmissionResponse response;
+  response.uid = request.uid;
+  response.allowed = false;
+  response.status_code = code;
+  response.status_message = std::move(message);
+  return response;
+}
+
+AdmissionResponse Patched(const AdmissionRequest& request, nlohmann::json operations) {
+  AdmissionResponse response;
+  response.uid = request.uid;
+  response.patch = std::move(operations);
+  return response;
+}
+
+std::string EncodeAdmissionReview(const AdmissionResponse& response, ReviewVersion version) {
+  json body = {{"uid", response.uid}, {"allowed", response.allowed}};
+  if (!response.allowed) {
+    // metav1.Status; kube-apiserver ignores it when allowed is true, so it is sent only on denial.
+    body["status"] = {{"status", "Failure"},
+                      {"code", response.status_code},
+                      {"message", response.status_message}};
+  }
+  if (response.patch.is_array() && !response.patch.empty()) {
+    // VerifyAdmissionResponse rejects a patch without patchType and a patchType without a patch.
+    body["patch"] = Base64Encode(response.patch.dump());
+    body["patchType"] = "JSONPatch";
+  }
+  if (!response.warnings.empty())
+    body["warnings"] = response.warnings;
+  json review = {
+      {"apiVersion", ReviewApiVersion(version)}, {"kind", "AdmissionReview"}, {"response", body}};
+  return review.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string Base64Encode(std::string_view data) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((data.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 3 <= data.size(); i += 3) {
+    uint32_t n = static_cast<uint32_t>(static_cast<unsigned char>(data[i])) << 16 |
+                 static_cast<uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8 |
+                 static_cast<uint32_t>(static_cast<unsigned char>(data[i + 2]));
+    out.push_back(kAlphabet[(n >> 18) & 63]);
+    out.push_back(kAlphabet[(n >> 12) & 63]);
+    out.push_back(kAlphabet[(n >> 6) & 63]);
+    out.push_back(kAlphabet[n & 63]);
+  }
+  size_t rest = data.size() - i;
+  if (rest > 0) {
+    uint32_t n = static_cast<uint32_t>(static_cast<unsigned char>(data[i])) << 16;
+    if (rest == 2)
+      n |= static_cast<uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8;
+    out.push_back(kAlphabet[(n >> 18) & 63]);
+    out.push_back(kAlphabet[(n >> 12) & 63]);
+    out.push_back(rest == 2 ? kAlphabet[(n >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+}  // namespace seedhop::webhook

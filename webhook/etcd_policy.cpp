@@ -1,0 +1,391 @@
+#include "webhook/etcd_policy.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <set>
+#include <utility>
+
+namespace seedhop::webhook {
+
+namespace {
+
+using nlohmann::json;
+
+EtcdDecision Skip(std::string reason) {
+  EtcdDecision decision;
+  decision.outcome = Outcome::kSkipped;
+  decision.reason = std::move(reason);
+  return decision;
+}
+
+EtcdDecision Deny(std::string message) {
+  EtcdDecision decision;
+  decision.outcome = Outcome::kDenied;
+  decision.reason = std::move(message);
+  return decision;
+}
+
+void Finish(EtcdDecision& decision) {
+  decision.outcome = decision.patch.empty() ? Outcome::kUnchanged : Outcome::kPatched;
+}
+
+bool LabelEquals(const json& labels, const char* key, const char* value) {
+  auto it = labels.find(key);
+  return it != labels.end() && it->is_string() && it->get_ref<const std::string&>() == value;
+}
+
+// Reads an optional integer member: nullopt when absent or null, an error when it is not an int32.
+Result<std::optional<int64_t>> OptionalInt(const json& object, const char* key,
+                                           const std::string& where) {
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null())
+    return std::optional<int64_t>();
+  if (!it->is_number_integer())
+    return Error(ErrorCode::kInvalid, where + " must be an integer");
+  // Unsigned values beyond int64 wrap in get<int64_t>(); compare in the unsigned domain first.
+  if (it->is_number_unsigned() &&
+      it->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int32_t>::max())) {
+    return Error(ErrorCode::kInvalid, where + " is out of range");
+  }
+  int64_t value = it->get<int64_t>();
+  if (value < std::numeric_limits<int32_t>::min() || value > std::numeric_limits<int32_t>::max()) {
+    return Error(ErrorCode::kInvalid, where + " is out of range");
+  }
+  return std::optional<int64_t>(value);
+}
+
+json AliasJson(const HostAlias& alias) {
+  return {{"ip", alias.ip}, {"hostnames", alias.hostnames}};
+}
+
+// Wraps `value` in one object per token of tokens[from..]: {t[from]: {t[from+1]: ... value}}.
+json Nest(const std::vector<std::string>& tokens, size_t from, json value) {
+  for (size_t i = tokens.size(); i-- > from;)
+    value = json{{tokens[i], std::move(value)}};
+  return value;
+}
+
+std::string Pointer(const std::vector<std::string>& tokens, size_t count) {
+  std::string pointer;
+  for (size_t i = 0; i < count; ++i)
+    pointer += "/" + kube::EscapePointerToken(tokens[i]);
+  return pointer;
+}
+
+// Reconciles the existing hostAliases list `current` with `desired` (see DecideEtcdMutation).
+// Returns true when it added operations. Replaces use the original indices and come first,
+// removals run from the highest index down, appends use "/-": every operation stays valid while
+// the previous ones are applied.
+bool ReconcileAliases(const json& current,
+                      const std::vector<std::pair<int32_t, HostAlias>>& desired,
+                      const plan::EtcdPlan& plan, const std::string& list_pointer,
+                      kube::JsonPatch& patch) {
+  std::map<int32_t, json> wanted;
+  for (const auto& [ordinal, alias] : desired)
+    wanted.emplace(ordinal, AliasJson(alias));
+  std::set<int32_t> claimed;
+  std::vector<std::pair<size_t, json>> replaces;
+  std::vector<size_t> removes;
+
+  for (size_t k = 0; k < current.size(); ++k) {
+    const json& entry = current[k];
+    if (!entry.is_object())
+      continue;
+    auto hostnames = entry.find("hostnames");
+    if (hostnames == entry.end() || !hostnames->is_array())
+      continue;
+    std::optional<int32_t> first_ours;
+    json foreign = json::array();
+    for (const json& hostname : *hostnames) {
+      std::optional<int32_t> ordinal;
+      if (hostname.is_string()) {
+        ordinal = PeerHostnameOrdinal(hostname.get_ref<const std::string&>(), plan.statefulset,
+                                      plan.namespace_name);
+      }
+      if (!ordinal) {
+        foreign.push_back(hostname);
+      } else if (!first_ours) {
+        first_ours = ordinal;
+      }
+    }
+    if (!first_ours)
+      continue;  // not ours: kept exactly as it is
+
+    auto want = wanted.find(*first_ours);
+    bool claimable = want != wanted.end() && !claimed.count(*first_ours);
+    if (claimable && entry == want->second) {
+      claimed.insert(*first_ours);
+    } else if (!foreign.empty()) {
+      // Someone else's names share the entry: keep them with their IP, drop only ours.
+      json stripped = entry;
+      stripped["hostnames"] = std::move(foreign);
+      replaces.emplace_back(k, std::move(stripped));
+    } else if (claimable) {
+      claimed.insert(*first_ours);
+      replaces.emplace_back(k, want->second);  // stale IP or hostnames: fixed where it stands
+    } else {
+      removes.push_back(k);  // a duplicate, or a member that is no longer remote
+    }
+  }
+
+  size_t before = patch.size();
+  for (auto& [index, value] : replaces) {
+    patch.Replace(list_pointer + "/" + std::to_string(index), std::move(value));
+  }
+  for (auto it = removes.rbegin(); it != removes.rend(); ++it) {
+    patch.Remove(list_pointer + "/" + std::to_string(*it));
+  }
+  for (const auto& [ordinal, alias] : desired) {
+    if (!claimed.count(ordinal))
+      patch.Add(list_pointer + "/-", AliasJson(alias));
+  }
+  return patch.size() > before;
+}
+
+EtcdDecision DecideScale(const AdmissionRequest& request, const plan::EtcdPlan& plan) {
+  if (request.kind.kind != "Scale")
+    return Skip("not_statefulset");
+  const json& object = request.object;
+  auto spec = object.find("spec");
+  if (spec != object.end() && !spec->is_null() && !spec->is_object()) {
+    return Deny("Scale " + request.namespace_name + "/" + request.name +
+                ": spec must be an object");
+  }
+  // autoscaling/v1 ScaleSpec.replicas is `omitempty` (kubernetes/api autoscaling/v1/types.go):
+  // a scale to 0 arrives without the field.
+  std::optional<int64_t> replicas;
+  if (spec != object.end() && spec->is_object()) {
+    auto read = OptionalInt(*spec, "replicas", "spec.replicas");
+    if (!read) {
+      return Deny("Scale " + request.namespace_name + "/" + request.name + ": " +
+                  read.error().message());
+    }
+    replicas = *read;
+  }
+  int64_t requested = replicas.value_or(0);
+  // A scale to 0 is hibernation or an operator's emergency stop: it always passes. (Unless the
+  // plan holds this side at 0 anyway; then it simply agrees with the plan.)
+  if (requested == 0 && plan.replicas != 0)
+    return Skip("scale_to_zero");
+
+  EtcdDecision decision;
+  if (requested != plan.replicas) {
+    decision.patch.Replace(kube::JsonPointer({"spec", "replicas"}), plan.replicas);
+    decision.patched_fields.push_back(PatchedField::kReplicas);
+    decision.warnings.push_back(
+        "seedhop: EtcdPlan " + plan.namespace_name + "/" + plan.statefulset +
+        " holds replicas at " + std::to_string(plan.replicas) +
+        " during a live migration; requested " + std::to_string(requested) + " was not applied");
+  }
+  Finish(decision);
+  return decision;
+}
+
+EtcdDecision DecideStatefulSet(const AdmissionRequest& request, const plan::EtcdPlan& plan) {
+  const json& object = request.object;
+  std::string where = "StatefulSet " + plan.namespace_name + "/" + plan.statefulset;
+  auto spec = object.find("spec");
+  if (spec == object.end() || !spec->is_object())
+    return Deny(where + ": spec must be an object");
+
+  auto replicas = OptionalInt(*spec, "replicas", "spec.replicas");
+  if (!replicas)
+    return Deny(where + ": " + replicas.error().message());
+  // Hibernation scales etcd to 0; a migration never overrides it. (When the plan itself holds
+  // this side at 0, a 0 is the plan satisfied, not hibernation, and the rest still applies.)
+  if (replicas->has_value() && **replicas == 0 && plan.replicas != 0)
+    return Skip("hibernated");
+
+  EtcdDecision decision;
+  if (!replicas->has_value()) {
+    decision.patch.Add(kube::JsonPointer({"spec", "replicas"}), plan.replicas);
+    decision.patched_fields.push_back(PatchedField::kReplicas);
+  } else if (**replicas != plan.replicas) {
+    decision.patch.Replace(kube::JsonPointer({"spec", "replicas"}), plan.replicas);
+    decision.patched_fields.push_back(PatchedField::kReplicas);
+  }
+
+  // An absent spec.ordinals means start 0, so a plan starting at 0 needs nothing there.
+  auto ordinals = spec->find("ordinals");
+  if (ordinals == spec->end() || ordinals->is_null()) {
+    if (plan.ordinals_start != 0) {
+      decision.patch.Add(kube::JsonPointer({"spec", "ordinals"}),
+                         json{{"start", plan.ordinals_start}});
+      decision.patched_fields.push_back(PatchedField::kOrdinals);
+    }
+  } else {
+    if (!ordinals->is_object())
+      return Deny(where + ": spec.ordinals must be an object");
+    auto start = OptionalInt(*ordinals, "start", "spec.ordinals.start");
+    if (!start)
+      return Deny(where + ": " + start.error().message());
+    if (start->value_or(0) != plan.ordinals_start) {
+      std::string pointer = kube::JsonPointer({"spec", "ordinals", "start"});
+      if (start->has_value()) {
+        decision.patch.Replace(pointer, plan.ordinals_start);
+      } else {
+        decision.patch.Add(pointer, plan.ordinals_start);
+      }
+      decision.patched_fields.push_back(PatchedField::kOrdinals);
+    }
+  }
+
+  std::vector<std::pair<int32_t, HostAlias>> desired;
+  std::vector<HostAlias> aliases = PeerHostAliases(plan);
+  for (size_t i = 0; i < aliases.size(); ++i) {
+    desired.emplace_back(plan.remote_members[i].ordinal, std::move(aliases[i]));
+  }
+  // Walk spec.template.spec.hostAliases; the first missing level gets one "add" with the rest.
+  const std::vector<std::string> tokens = {"spec", "template", "spec", "hostAliases"};
+  const json* node = &object;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    auto next = node->find(tokens[i]);
+    if (next == node->end() || next->is_null()) {
+      if (!desired.empty()) {
+        json list = json::array();
+        for (const auto& entry : desired)
+          list.push_back(AliasJson(entry.second));
+        decision.patch.Add(Pointer(tokens, i + 1), Nest(tokens, i + 1, std::move(list)));
+        decision.patched_fields.push_back(PatchedField::kHostAliases);
+      }
+      break;
+    }
+    bool last = i + 1 == tokens.size();
+    if (last ? !next->is_array() : !next->is_object()) {
+      return Deny(where + ": " + Pointer(tokens, i + 1) + " must be " +
+                  (last ? "a list" : "an object"));
+    }
+    if (last && ReconcileAliases(*next, desired, plan, Pointer(tokens, i + 1), decision.patch)) {
+      decision.patched_fields.push_back(PatchedField::kHostAliases);
+    }
+    node = &*next;
+  }
+  Finish(decision);
+  return decision;
+}
+
+}  // namespace
+
+bool IsEtcdStatefulSet(const json& object) {
+  if (!object.is_object())
+    return false;
+  auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object())
+    return false;
+  auto labels = metadata->find("labels");
+  if (labels == metadata->end() || !labels->is_object())
+    return false;
+  return (LabelEquals(*labels, kLabelManagedBy, kLabelManagedByValue) &&
+          LabelEquals(*labels, kLabelComponent, kLabelComponentValue)) ||
+         LabelEquals(*labels, kLegacyLabelApp, kLegacyLabelAppValue);
+}
+
+std::vector<HostAlias> PeerHostAliases(const plan::EtcdPlan& plan) {
+  std::vector<plan::RemoteMember> members = plan.remote_members;
+  std::stable_sort(members.begin(), members.end(),
+                   [](const auto& a, const auto& b) { return a.ordinal < b.ordinal; });
+  std::vector<HostAlias> aliases;
+  aliases.reserve(members.size());
+  std::optional<int32_t> previous;
+  for (const auto& member : members) {
+    if (member.ordinal < 0 || member.ordinal == previous)
+      continue;
+    previous = member.ordinal;
+    std::string svc = plan.statefulset + "-" + std::to_string(member.ordinal) + "." +
+                      plan.statefulset + "-peer." + plan.namespace_name + ".svc";
+    aliases.push_back({member.address, {svc, svc + ".cluster.local"}});
+  }
+  return aliases;
+}
+
+std::optional<int32_t> PeerHostnameOrdinal(std::string_view hostname, std::string_view sts,
+                                           std::string_view ns) {
+  if (sts.empty() || hostname.size() <= sts.size() + 1 || !hostname.starts_with(sts) ||
+      hostname[sts.size()] != '-') {
+    return std::nullopt;
+  }
+  std::string_view rest = hostname.substr(sts.size() + 1);
+  size_t digits = 0;
+  int64_t ordinal = 0;
+  while (digits < rest.size() && rest[digits] >= '0' && rest[digits] <= '9') {
+    ordinal = ordinal * 10 + (rest[digits] - '0');
+    if (ordinal > std::numeric_limits<int32_t>::max())
+      return std::nullopt;
+    ++digits;
+  }
+  if (digits == 0)
+    return std::nullopt;
+  std::string suffix = "." + std::string(sts) + "-peer." + std::string(ns) + ".svc";
+  std::string_view tail = rest.substr(digits);
+  if (tail == suffix || tail == suffix + ".cluster.local")
+    return static_cast<int32_t>(ordinal);
+  return std::nullopt;
+}
+
+const char* OutcomeName(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kPatched:
+      return "patched";
+    case Outcome::kUnchanged:
+      return "unchanged";
+    case Outcome::kSkipped:
+      return "skipped";
+    case Outcome::kDenied:
+      return "denied";
+  }
+  return "unknown";
+}
+
+const char* PatchedFieldName(PatchedField field) {
+  switch (field) {
+    case PatchedField::kReplicas:
+      return "replicas";
+    case PatchedField::kOrdinals:
+      return "ordinals";
+    case PatchedField::kHostAliases:
+      return "hostAliases";
+  }
+  return "unknown";
+}
+
+EtcdDecision DecideEtcdMutation(const AdmissionRequest& request, const plan::EtcdPlan* plan) {
+  if (request.operation == Operation::kDelete || request.operation == Operation::kConnect) {
+    return Skip("operation");
+  }
+  if (plan == nullptr)
+    return Skip("no_plan");
+  if (!request.object.is_object())
+    return Deny("request.object is required");
+  if (request.resource.group != "apps" || request.resource.resource != "statefulsets") {
+    return Skip("not_statefulset");
+  }
+  // Found by the fuzzer: with no name anywhere, the aliases would name "-0.-peer.<ns>.svc",
+  // which no later request recognises as ours, so each call would append them again.
+  if (plan->namespace_name.empty() || plan->statefulset.empty() ||
+      plan->namespace_name != request.namespace_name || plan->statefulset != ObjectName(request)) {
+    return Skip("plan_mismatch");
+  }
+  // A Scale has no labels to check: the plan's existence under this name is what selects it.
+  if (request.sub_resource == "scale")
+    return DecideScale(request, *plan);
+  if (!request.sub_resource.empty())
+    return Skip("subresource");
+  if (request.kind.group != "apps" || request.kind.kind != "StatefulSet") {
+    return Skip("not_statefulset");
+  }
+  if (!IsEtcdStatefulSet(request.object))
+    return Skip("not_etcd");
+  return DecideStatefulSet(request, *plan);
+}
+
+AdmissionResponse ToAdmissionResponse(const AdmissionRequest& request,
+                                      const EtcdDecision& decision) {
+  if (decision.outcome == Outcome::kDenied)
+    return Denied(request, 400, decision.reason);
+  AdmissionResponse response = Patched(request, decision.patch.ToJson());
+  response.warnings = decision.warnings;
+  return response;
+}
+
+}  // namespace seedhop::webhook
