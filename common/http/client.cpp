@@ -7,6 +7,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -300,7 +301,9 @@ class Client::Impl {
       return written.error();
     std::unique_ptr<Connection> connection = std::move(*written);
     bhttp::response_parser<bhttp::buffer_body> parser;
-    parser.body_limit(boost::none);
+    // Not boost::none: Beast 1.74 compares a Content-Length against an empty optional as
+    // "larger" and fails every non-chunked response with body_limit.
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     connection->Lowest().expires_after(options_.request_timeout);
     beast::error_code ec = connection->Do([&](auto& stream, beast::error_code& out) {
       bhttp::async_read_header(stream, connection->buffer, parser,

@@ -248,6 +248,7 @@ class Server::Impl {
   std::optional<ServerMetrics> metrics_;
   std::map<std::string, RouteEntry> exact_routes_;
   std::map<std::string, RouteEntry> prefix_routes_;
+  std::vector<std::function<bool()>> readiness_checks_;
 
   std::thread poller_;
   std::atomic<uint16_t> port_{0};
@@ -821,6 +822,10 @@ void Server::Route(const std::string& path, Handler handler) {
   impl_->exact_routes_[path] = {path, std::move(handler)};
 }
 
+void Server::AddReadinessCheck(std::function<bool()> check) {
+  impl_->readiness_checks_.push_back(std::move(check));
+}
+
 void Server::RoutePrefix(const std::string& prefix, Handler handler) {
   impl_->prefix_routes_[prefix] = {prefix + "*", std::move(handler)};
 }
@@ -828,8 +833,10 @@ void Server::RoutePrefix(const std::string& prefix, Handler handler) {
 void Server::AddStandardRoutes() {
   Route("/healthz", [](const Request&) { return Response::Text(200, "ok\n"); });
   Route("/readyz", [impl = impl_.get()](const Request&) {
-    return impl->ready_ && !impl->stopping_ ? Response::Text(200, "ok\n")
-                                            : Response::Text(503, "not ready\n");
+    bool ready = impl->ready_ && !impl->stopping_;
+    for (const auto& check : impl->readiness_checks_)
+      ready = ready && check();
+    return ready ? Response::Text(200, "ok\n") : Response::Text(503, "not ready\n");
   });
   if (impl_->metrics_registry_ != nullptr) {
     Route("/metrics", [metrics = impl_->metrics_registry_](const Request&) {

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -55,9 +56,11 @@ class Server {
   void Route(const std::string& path, Handler handler);
   // Routes every path that starts with `prefix` and has no exact route.
   void RoutePrefix(const std::string& prefix, Handler handler);
-  // Adds /healthz, /readyz (ready only once a TLS handshake with itself succeeds) and, with
-  // metrics, /metrics.
+  // Adds /healthz, /readyz (ready only once a TLS handshake with itself succeeds and every
+  // readiness check passes) and, with metrics, /metrics.
   void AddStandardRoutes();
+  // Adds a condition /readyz requires, such as a synced cache. REQUIRES: before Start().
+  void AddReadinessCheck(std::function<bool()> check);
 
   // Loads the certificate, binds, and starts serving on background threads.
   Status Start();

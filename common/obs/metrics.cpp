@@ -6,7 +6,17 @@ namespace seedhop::obs {
 
 Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {}
 
+void Metrics::AddCollectHook(std::function<void()> hook) {
+  std::lock_guard lock(hooks_mutex_);
+  hooks_.push_back(std::move(hook));
+}
+
 std::string Metrics::Serialize() const {
+  {
+    std::lock_guard lock(hooks_mutex_);
+    for (const auto& hook : hooks_)
+      hook();
+  }
   return prometheus::TextSerializer().Serialize(registry_->Collect());
 }
 

@@ -8,7 +8,9 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -21,8 +23,13 @@ class Metrics {
 
   prometheus::Registry& registry() { return *registry_; }
 
-  // Returns the text exposition format (version 0.0.4) of everything registered.
+  // Returns the text exposition format (version 0.0.4) of everything registered, after running
+  // the collect hooks.
   std::string Serialize() const;
+
+  // Adds `hook`, run before every Serialize(): for gauges computed at scrape time, such as a
+  // cache's age. Hooks run on the scraping thread and must be quick and thread-safe.
+  void AddCollectHook(std::function<void()> hook);
 
   // Latency buckets for request handling, in seconds: 0.5 ms .. 10 s.
   static std::vector<double> LatencyBuckets();
@@ -31,6 +38,8 @@ class Metrics {
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
+  mutable std::mutex hooks_mutex_;
+  std::vector<std::function<void()>> hooks_;
 };
 
 }  // namespace seedhop::obs

@@ -32,7 +32,8 @@ TEST(JsonPatch, KeepsOperationOrder) {
   ASSERT_EQ(patch.ToJson().size(), 2u);
   EXPECT_EQ(patch.ToJson()[0]["op"], "add");
   EXPECT_EQ(patch.ToJson()[1]["op"], "replace");
-  EXPECT_EQ(nlohmann::json::object().patch(patch.ToJson())["spec"]["x"], 2);
+  EXPECT_EQ(nlohmann::json({{"spec", nlohmann::json::object()}}).patch(patch.ToJson())["spec"]["x"],
+            2);
 }
 
 }  // namespace
