@@ -2,62 +2,15 @@
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
-#include <yaml-cpp/yaml.h>
 
 #include <fstream>
 #include <sstream>
 
+#include "common/yaml/yaml_json.h"
+
 namespace seedhop::webhook::testing {
 
-namespace {
-
 using nlohmann::json;
-
-json ScalarToJson(const YAML::Node& node) {
-  const std::string& text = node.Scalar();
-  if (node.Tag() == "!")
-    return text;  // quoted in the file: always a string
-  if (text == "null" || text == "~" || text.empty())
-    return nullptr;
-  if (text == "true")
-    return true;
-  if (text == "false")
-    return false;
-  try {
-    size_t used = 0;
-    long long integer = std::stoll(text, &used);
-    if (used == text.size())
-      return integer;
-    double real = std::stod(text, &used);
-    if (used == text.size())
-      return real;
-  } catch (const std::exception&) {
-  }
-  return text;
-}
-
-json YamlToJson(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map: {
-      json out = json::object();
-      for (const auto& item : node)
-        out[item.first.Scalar()] = YamlToJson(item.second);
-      return out;
-    }
-    case YAML::NodeType::Sequence: {
-      json out = json::array();
-      for (const auto& item : node)
-        out.push_back(YamlToJson(item));
-      return out;
-    }
-    case YAML::NodeType::Scalar:
-      return ScalarToJson(node);
-    default:
-      return nullptr;
-  }
-}
-
-}  // namespace
 
 std::string ReadShared(const std::string& relative) {
   std::string path = std::string(SEEDHOP_SHARED_DIR) + "/" + relative;
@@ -73,9 +26,9 @@ json SharedJson(const std::string& relative) {
 }
 
 json SharedYamlAsJson(const std::string& relative) {
-  std::vector<YAML::Node> documents = YAML::LoadAll(ReadShared(relative));
-  EXPECT_FALSE(documents.empty()) << relative;
-  return documents.empty() ? json() : YamlToJson(documents.front());
+  auto documents = yaml::ParseDocuments(ReadShared(relative), relative);
+  EXPECT_TRUE(documents.ok() && !documents->empty()) << relative;
+  return documents.ok() && !documents->empty() ? documents->front() : json();
 }
 
 json ReviewFor(const json& object, const std::string& operation) {
