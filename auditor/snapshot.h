@@ -1,0 +1,81 @@
+// What the auditor reads from a seed, as plain data: the objects of each shoot namespace as the
+// API server returned them (JSON), plus the lists that failed. The fetching lives elsewhere, so
+// every decision in the auditor is a pure function of a snapshot and the rules.
+#pragma once
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "auditor/rules.h"
+#include "common/result.h"
+
+namespace seedhop::auditor {
+
+// The legacy record annotation (client-go tools/leaderelection/resourcelock/interface.go
+// LeaderElectionRecordAnnotationKey).
+inline constexpr char kLeaderAnnotation[] = "control-plane.alpha.kubernetes.io/leader";
+
+// A list call that failed for one resource type ("leases", "deployments" ...), e.g. RBAC.
+struct FetchError {
+  std::string resource;
+  Error error;
+};
+
+// One namespace's objects. Each vector holds the `items` of the matching list call.
+struct NamespaceSnapshot {
+  std::string name;
+  std::vector<nlohmann::json> leases;
+  std::vector<nlohmann::json> configmaps;
+  std::vector<nlohmann::json> endpoints;
+  std::vector<nlohmann::json> deployments;
+  std::vector<nlohmann::json> statefulsets;
+  std::vector<nlohmann::json> pods;
+  std::vector<FetchError> errors;
+  bool gone = false;  // the namespace was deleted while it was being read
+};
+
+// A whole seed: the namespaces chosen for the audit, and failures that are not per namespace.
+struct SeedSnapshot {
+  std::string seed;  // a display name (kubeconfig context), may be empty
+  std::vector<NamespaceSnapshot> namespaces;
+  std::vector<Error> errors;  // e.g. listing namespaces was forbidden
+};
+
+// Time as Kubernetes writes it (RFC 3339, with or without fractional seconds), in microseconds.
+using Timestamp = std::chrono::sys_time<std::chrono::microseconds>;
+
+// Parses "2026-08-21T10:15:02.118347Z", "2021-03-02T09:41:07Z" or a "+hh:mm" offset form.
+std::optional<Timestamp> ParseTimestamp(std::string_view text);
+
+// Formats as RFC 3339 UTC with whole seconds ("2026-08-21T10:15:02Z").
+std::string FormatTimestamp(Timestamp t);
+
+// The objects reduced to the fields the audit reads, so that a seed with thousands of shoot
+// namespaces fits in memory. Auditing trimmed objects gives the same report as the originals.
+// Pods keep metadata name/labels/ownerReferences and status.phase.
+nlohmann::json TrimPod(const nlohmann::json& pod);
+// Deployments/StatefulSets keep metadata name, spec.replicas and, per container, name, command,
+// args and volumeMounts, plus the pod's volumes.
+nlohmann::json TrimWorkload(const nlohmann::json& workload);
+// Leases keep metadata name/labels and spec. Other objects (ConfigMaps, Endpoints) keep metadata
+// name and the leader annotation, and `data` only when `keep_data`.
+nlohmann::json TrimLease(const nlohmann::json& lease);
+nlohmann::json TrimLockCarrier(const nlohmann::json& object, bool keep_data);
+
+// True when `object` carries the legacy leader-election annotation.
+bool HasLeaderAnnotation(const nlohmann::json& object);
+
+// Names of the ConfigMaps a Deployment/StatefulSet's pod template mounts (plain or projected):
+// the only ConfigMaps whose data the audit may read (component configs).
+std::vector<std::string> MountedConfigMaps(const nlohmann::json& workload);
+
+// Returns the names that fully match `pattern` (the rules' namespace pattern), in input order,
+// so a fetcher can filter before it lists anything inside a namespace.
+std::vector<std::string> SelectNamespaces(const std::vector<std::string>& names,
+                                          const Pattern& pattern);
+
+}  // namespace seedhop::auditor
