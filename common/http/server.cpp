@@ -525,9 +525,17 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   // Shutdown closes idle keep-alive connections without a TLS close_notify exchange: a pending
-  // read owns the stream, and a client sees a plain EOF, which HTTP clients retry safely.
+  // read owns the stream, and a client sees a plain EOF, which HTTP clients retry safely. A
+  // streamed response is ended through its producer, which then closes the connection.
   void CloseIfIdle() {
-    if (!idle_ || closed_)
+    if (streaming_)
+      return MarkStreamDead();
+    if (idle_)
+      CloseSocket();
+  }
+
+  void CloseSocket() {
+    if (closed_)
       return;
     closed_ = true;
     boost::system::error_code ignored;
@@ -536,6 +544,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   }
 
   void Close() {
+    // After a streamed response the hang-up read is still pending, and a close_notify exchange
+    // would wait behind it.
+    if (streaming_)
+      return CloseSocket();
     if (closed_)
       return;
     closed_ = true;
@@ -590,6 +602,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       head << name << ": " << value << "\r\n";
     head << "transfer-encoding: chunked\r\nconnection: close\r\n\r\n";
     stream_alive_ = true;
+    streaming_ = true;
     // A streamed response can last for hours; only write stalls and shutdown end it.
     Lowest().expires_never();
     WatchForHangup();
@@ -668,6 +681,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   std::mutex stream_mutex_;
   std::condition_variable stream_cv_;
   bool stream_alive_ = false;
+  bool streaming_ = false;
 };
 
 }  // namespace

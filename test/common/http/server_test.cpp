@@ -479,6 +479,38 @@ TEST_F(TlsFixture, StreamsChunkedResponsesUntilTheClientStops) {
   server.Shutdown();
 }
 
+TEST_F(TlsFixture, ShutdownEndsOpenStreamsWithoutWaitingForTheGracePeriod) {
+  ServerOptions options = TlsOptions();
+  options.blocking_handlers = true;
+  options.shutdown_grace = 15s;
+  Server server(options, nullptr, nullptr);
+  server.Route("/watch", [](const Request&) {
+    Response response;
+    response.stream = [](StreamWriter& writer) {
+      writer.Write("{}\n");
+      while (writer.WaitAlive(60000)) {
+      }
+    };
+    return response;
+  });
+  ASSERT_TRUE(server.Start().ok());
+  std::atomic<bool> first_event{false};
+  std::thread watcher([&] {
+    Client client(TrustingClient());
+    (void)client.Stream({"GET", Url(server, "/watch"), {}, ""},
+                        [&](std::string_view) {
+                          first_event = true;
+                          return true;
+                        },
+                        30s);
+  });
+  while (!first_event) std::this_thread::sleep_for(5ms);
+  auto start = std::chrono::steady_clock::now();
+  server.Shutdown();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+  watcher.join();
+}
+
 TEST_F(TlsFixture, ClientTimesOutOnASilentServer) {
   ServerOptions options = TlsOptions();
   options.blocking_handlers = true;
