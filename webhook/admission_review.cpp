@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <optional>
 
+#include "common/encoding/base64.h"
+
 namespace seedhop::webhook {
 
 namespace {
@@ -283,7 +285,7 @@ std::string EncodeAdmissionReview(const AdmissionResponse& response, ReviewVersi
   }
   if (response.patch.is_array() && !response.patch.empty()) {
     // VerifyAdmissionResponse rejects a patch without patchType and a patchType without a patch.
-    body["patch"] = Base64Encode(response.patch.dump());
+    body["patch"] = encoding::Base64Encode(response.patch.dump());
     body["patchType"] = "JSONPatch";
   }
   if (!response.warnings.empty())
@@ -291,34 +293,6 @@ std::string EncodeAdmissionReview(const AdmissionResponse& response, ReviewVersi
   json review = {
       {"apiVersion", ReviewApiVersion(version)}, {"kind", "AdmissionReview"}, {"response", body}};
   return review.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-std::string Base64Encode(std::string_view data) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 3 <= data.size(); i += 3) {
-    uint32_t n = static_cast<uint32_t>(static_cast<unsigned char>(data[i])) << 16 |
-                 static_cast<uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8 |
-                 static_cast<uint32_t>(static_cast<unsigned char>(data[i + 2]));
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    out.push_back(kAlphabet[(n >> 6) & 63]);
-    out.push_back(kAlphabet[n & 63]);
-  }
-  size_t rest = data.size() - i;
-  if (rest > 0) {
-    uint32_t n = static_cast<uint32_t>(static_cast<unsigned char>(data[i])) << 16;
-    if (rest == 2)
-      n |= static_cast<uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8;
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    out.push_back(rest == 2 ? kAlphabet[(n >> 6) & 63] : '=');
-    out.push_back('=');
-  }
-  return out;
 }
 
 }  // namespace seedhop::webhook

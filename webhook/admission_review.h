@@ -90,7 +90,4 @@ AdmissionResponse Patched(const AdmissionRequest& request, nlohmann::json operat
 // patchType "JSONPatch" only when non-empty, status only when denied, warnings when present.
 std::string EncodeAdmissionReview(const AdmissionResponse& response, ReviewVersion version);
 
-// Standard base64 (RFC 4648 section 4, with padding), as Go's encoding/json writes []byte.
-std::string Base64Encode(std::string_view data);
-
 }  // namespace seedhop::webhook

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "common/encoding/base64.h"
+
 namespace seedhop::etcd {
 
 namespace {
@@ -37,33 +39,6 @@ std::string Truncate(std::string text, size_t limit = 200) {
     text += "...";
   }
   return text;
-}
-
-std::string Base64Encode(const std::string& data) {
-  std::string out(4 * ((data.size() + 2) / 3), '\0');
-  int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(data.data()),
-                                static_cast<int>(data.size()));
-  out.resize(static_cast<size_t>(written));
-  return out;
-}
-
-// Decodes padded standard base64, as Go's encoding/json writes []byte fields.
-std::optional<std::string> Base64Decode(const std::string& text) {
-  if (text.size() % 4 != 0)
-    return std::nullopt;
-  std::string out(3 * (text.size() / 4), '\0');
-  int written = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(text.data()),
-                                static_cast<int>(text.size()));
-  if (written < 0)
-    return std::nullopt;
-  // EVP_DecodeBlock counts padding as zero bytes.
-  size_t padding = 0;
-  for (size_t i = text.size(); i > 0 && text[i - 1] == '=' && padding < 2; --i)
-    ++padding;
-  out.resize(static_cast<size_t>(written) - padding);
-  return out;
 }
 
 // Reads a protobuf 64-bit integer field into `out`: a JSON string (how the gateway writes them)
@@ -544,7 +519,7 @@ Result<ClusterHealth> Client::CheckHealth() {
 }
 
 Result<int64_t> Client::Put(const std::string& key, const std::string& value) {
-  json body = {{"key", Base64Encode(key)}, {"value", Base64Encode(value)}};
+  json body = {{"key", encoding::Base64Encode(key)}, {"value", encoding::Base64Encode(value)}};
   auto reply = Call("put", "/v3/kv/put", body.dump());
   if (!reply.ok())
     return reply.error();
@@ -558,7 +533,7 @@ Result<int64_t> Client::Put(const std::string& key, const std::string& value) {
 }
 
 Result<std::optional<std::string>> Client::Get(const std::string& key) {
-  json body = {{"key", Base64Encode(key)}};
+  json body = {{"key", encoding::Base64Encode(key)}};
   auto reply = Call("get", "/v3/kv/range", body.dump());
   if (!reply.ok())
     return reply.error();
@@ -566,7 +541,7 @@ Result<std::optional<std::string>> Client::Get(const std::string& key) {
   if (kvs == reply->body.end() || !kvs->is_array() || kvs->empty())
     return std::optional<std::string>();
   const std::string encoded = StringField(kvs->front(), "value");
-  auto value = Base64Decode(encoded);
+  auto value = encoding::Base64Decode(encoded);
   if (!value)
     return Error(ErrorCode::kInternal, Context("get", reply->endpoint) + ": value is not base64");
   return std::optional<std::string>(std::move(*value));

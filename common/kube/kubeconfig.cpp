@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/encoding/base64.h"
+
 namespace seedhop::kube {
 
 namespace {
@@ -116,10 +118,10 @@ Result<std::string> FileOrData(const YAML::Node& body, const char* file_key, con
                       std::string("conflicts with ") + file_key + "; set only one");
   }
   if (!data->empty()) {
-    std::string decoded;
-    if (!DecodeBase64(*data, &decoded))
+    auto decoded = encoding::Base64Decode(*data);
+    if (!decoded)
       return FieldError(where, data_key, "not valid base64");
-    return decoded;
+    return *decoded;
   }
   if (file->empty())
     return std::string();
@@ -250,20 +252,6 @@ Result<RestConfig> Resolve(const YAML::Node& root, const std::string& base_dir,
   return config;
 }
 
-int Base64Value(char c) {
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  if (c == '+')
-    return 62;
-  if (c == '/')
-    return 63;
-  return -1;
-}
-
 }  // namespace
 
 std::string DefaultKubeconfigPath() {
@@ -273,39 +261,6 @@ std::string DefaultKubeconfigPath() {
   }
   const char* home = std::getenv("HOME");
   return std::string(home != nullptr ? home : "") + "/.kube/config";
-}
-
-bool DecodeBase64(std::string_view text, std::string* out) {
-  out->clear();
-  uint32_t accumulator = 0;
-  int bits = 0;
-  size_t symbols = 0;
-  size_t padding = 0;
-  for (char c : text) {
-    if (c == '\n' || c == '\r')
-      continue;
-    if (c == '=') {
-      ++padding;
-      continue;
-    }
-    if (padding > 0)
-      return false;  // data after padding
-    int value = Base64Value(c);
-    if (value < 0)
-      return false;
-    ++symbols;
-    accumulator = (accumulator << 6) | static_cast<uint32_t>(value);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out->push_back(static_cast<char>((accumulator >> bits) & 0xFF));
-    }
-  }
-  if (symbols % 4 == 1)
-    return false;  // a lone symbol carries no whole byte
-  if (padding > 0 && (symbols + padding) % 4 != 0)
-    return false;
-  return padding <= 2;
 }
 
 Result<RestConfig> ParseKubeconfig(const std::string& yaml_text, const std::string& origin,

@@ -48,10 +48,6 @@ Result<RestConfig> ParseKubeconfig(const std::string& yaml_text, const std::stri
 // and token, ca.crt and namespace from `service_account_dir`. The token stays a file (re-read).
 Result<RestConfig> InClusterConfig(const std::string& service_account_dir = kServiceAccountDir);
 
-// Decodes standard base64 (RFC 4648 section 4; line breaks ignored, padding optional as in
-// kubectl's YAML). Returns false on any other character or a truncated quantum.
-bool DecodeBase64(std::string_view text, std::string* out);
-
 // Yields the bearer token of a RestConfig. A token file is read on first use and again once
 // `refresh` has passed or after Invalidate() (a 401 may mean the token rotated), like client-go's
 // cached file token source. Thread-safe.

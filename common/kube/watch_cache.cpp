@@ -194,6 +194,7 @@ bool WatchCache::Apply(const WatchEvent& event) {
 
 void WatchCache::Run() {
   bool need_list = true;
+  bool just_listed = false;  // no watch event since the last list
   int failures = 0;
   std::mt19937_64 random{std::random_device{}()};
   auto backoff = [&]() {
@@ -221,7 +222,7 @@ void WatchCache::Run() {
         continue;
       }
       need_list = false;
-      failures = 0;
+      just_listed = true;
       Notify(changes);
       // Synced only after the callback saw the list, so that WaitForSync() also means every
       // listed object has been passed on.
@@ -241,6 +242,8 @@ void WatchCache::Run() {
     size_t received = 0;
     Status watched = client_->Watch(options_.resource, watch, [&](const WatchEvent& event) {
       ++received;
+      just_listed = false;
+      failures = 0;
       if (Apply(event))
         Notify({event});
       return !stopping();
@@ -255,6 +258,7 @@ void WatchCache::Run() {
     if (watched) {
       MarkCurrent();  // the server ended the watch on time
       failures = 0;
+      just_listed = false;
       continue;
     }
     switch (watched.error().code()) {
@@ -265,6 +269,14 @@ void WatchCache::Run() {
           options_.logger->Info(
               "watch cache: resourceVersion expired, relisting",
               {{"resource", options_.resource.Name()}, {"namespace", options_.resource.ns}});
+        }
+        // Gone again straight after a list is not compaction but a confused server: back off
+        // instead of listing in a loop.
+        if (just_listed) {
+          ++failures;
+          RecordError(watched.error());
+          if (!SleepUnlessStopped(backoff()))
+            return;
         }
         break;
       case ErrorCode::kTimeout:

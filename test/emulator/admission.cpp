@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "test/emulator/base64.h"
+#include "common/encoding/base64.h"
 #include "test/emulator/kube_status.h"
 #include "test/emulator/object_store.h"
 #include "test/emulator/selectors.h"
@@ -208,7 +208,7 @@ Result<WebhookVerdict> VerifyAdmissionResponse(const std::string& body, const st
   if (patch_type != "JSONPatch") {
     return Error(ErrorCode::kInvalid, "unsupported patch type " + json(patch_type).dump());
   }
-  auto raw = Base64Decode(patch);
+  auto raw = encoding::Base64Decode(patch);
   json decoded = raw ? json::parse(*raw, nullptr, false) : json(json::value_t::discarded);
   if (decoded.is_discarded() || !decoded.is_array()) {
     return Error(ErrorCode::kInvalid,
@@ -301,7 +301,7 @@ AdmissionOutcome RunMutatingAdmission(const std::vector<json>& configurations,
       return fail("only clientConfig.url is supported by the emulator");
     std::string ca_pem;
     if (config.contains("caBundle")) {
-      auto decoded = Base64Decode(config.value("caBundle", ""));
+      auto decoded = encoding::Base64Decode(config.value("caBundle", ""));
       if (!decoded)
         return fail("clientConfig.caBundle is not valid base64");
       ca_pem = *decoded;

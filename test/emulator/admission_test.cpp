@@ -7,9 +7,9 @@
 #include <fstream>
 #include <thread>
 
+#include "common/encoding/base64.h"
 #include "common/http/server.h"
 #include "test/emulator/api_server.h"
-#include "test/emulator/base64.h"
 #include "test/support/certs.h"
 
 namespace seedhop::emulator {
@@ -69,7 +69,7 @@ class FakeWebhook {
   std::string Url(const std::string& path) const {
     return "https://127.0.0.1:" + std::to_string(server_->port()) + path;
   }
-  std::string CaBundle() const { return Base64Encode(ca_.cert_pem); }
+  std::string CaBundle() const { return encoding::Base64Encode(ca_.cert_pem); }
   std::vector<http::Request> Requests() const {
     std::lock_guard lock(mutex_);
     return requests_;
@@ -95,7 +95,7 @@ class FakeWebhook {
     json response = {{"uid", review["request"]["uid"]}, {"allowed", true}};
     if (!patch.is_null()) {
       response["patchType"] = "JSONPatch";
-      response["patch"] = Base64Encode(patch.dump());
+      response["patch"] = encoding::Base64Encode(patch.dump());
     }
     return {
         {"apiVersion", "admission.k8s.io/v1"}, {"kind", "AdmissionReview"}, {"response", response}};
@@ -332,7 +332,7 @@ TEST_F(AdmissionTest, PatchThatDoesNotApplyFailsEvenUnderIgnore) {
   webhook_.Answer_([](const std::string&, const json& review) {
     json reply = FakeWebhook::Allow(review);
     reply["response"]["patchType"] = "JSONPatch";
-    reply["response"]["patch"] = Base64Encode("{not a patch");
+    reply["response"]["patch"] = encoding::Base64Encode("{not a patch");
     return reply;
   });
   // An undecodable patch is a calling error: Ignore skips it.
@@ -353,7 +353,7 @@ TEST_F(AdmissionTest, TransportFailuresFollowFailurePolicy) {
   Send("DELETE", std::string(kConfigurations) + "/a-down", nullptr, 200);
 
   json wrong_ca = Webhook("wrong-ca.seedhop.io", "/mutate");
-  wrong_ca["clientConfig"]["caBundle"] = Base64Encode(testing::MakeCa("other").cert_pem);
+  wrong_ca["clientConfig"]["caBundle"] = encoding::Base64Encode(testing::MakeCa("other").cert_pem);
   Register("b-wrong-ca", {wrong_ca});
   EXPECT_EQ(Call("POST", kStatefulSets, StatefulSet("etcd-1").dump()).status, 500);
   EXPECT_EQ(webhook_.CallsTo("/mutate"), 0u);  // the TLS handshake failed before any request

@@ -43,7 +43,6 @@ class ApiServer {
   ObjectStore& store() { return store_; }
 
  private:
-  struct Target;
   struct Call;
 
   http::Response Route(const http::Request& request);

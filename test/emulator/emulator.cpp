@@ -3,8 +3,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "common/encoding/base64.h"
 #include "common/http/server.h"
-#include "test/emulator/base64.h"
 #include "test/support/certs.h"
 
 namespace seedhop::emulator {
@@ -86,7 +86,7 @@ Status Emulator::WriteKubeconfig(const std::string& path) const {
       url() +
       "\n"
       "    certificate-authority-data: " +
-      Base64Encode(ca_pem_) +
+      encoding::Base64Encode(ca_pem_) +
       "\n"
       "users:\n"
       "- name: emulator\n"

@@ -4,7 +4,7 @@
 #include <ctime>
 #include <random>
 
-#include "test/emulator/base64.h"
+#include "common/encoding/base64.h"
 
 namespace seedhop::emulator {
 
@@ -90,11 +90,11 @@ bool HasFinalizers(const json& object) {
 // Opaque continue tokens: base64 of {"rv":N,"start":[namespace,name]} (kube-apiserver's are
 // base64 JSON too, k8s.io/apiserver/pkg/storage/continue.go; clients must treat both as opaque).
 std::string EncodeContinue(uint64_t rv, const std::pair<std::string, std::string>& key) {
-  return Base64Encode(json{{"rv", rv}, {"start", {key.first, key.second}}}.dump());
+  return encoding::Base64Encode(json{{"rv", rv}, {"start", {key.first, key.second}}}.dump());
 }
 
 bool DecodeContinue(const std::string& token, std::pair<std::string, std::string>* key) {
-  auto raw = Base64Decode(token);
+  auto raw = encoding::Base64Decode(token);
   if (!raw)
     return false;
   json parsed = json::parse(*raw, nullptr, false);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/encoding/base64.h"
 #include "test/webhook/fixtures.h"
 
 namespace seedhop::webhook {
@@ -238,18 +239,18 @@ TEST(DecodeTest, DeleteMayCarryNullObject) {
 }
 
 TEST(Base64Test, Rfc4648Vectors) {
-  EXPECT_EQ(Base64Encode(""), "");
-  EXPECT_EQ(Base64Encode("f"), "Zg==");
-  EXPECT_EQ(Base64Encode("fo"), "Zm8=");
-  EXPECT_EQ(Base64Encode("foo"), "Zm9v");
-  EXPECT_EQ(Base64Encode("foob"), "Zm9vYg==");
-  EXPECT_EQ(Base64Encode("fooba"), "Zm9vYmE=");
-  EXPECT_EQ(Base64Encode("foobar"), "Zm9vYmFy");
+  EXPECT_EQ(encoding::Base64Encode(""), "");
+  EXPECT_EQ(encoding::Base64Encode("f"), "Zg==");
+  EXPECT_EQ(encoding::Base64Encode("fo"), "Zm8=");
+  EXPECT_EQ(encoding::Base64Encode("foo"), "Zm9v");
+  EXPECT_EQ(encoding::Base64Encode("foob"), "Zm9vYg==");
+  EXPECT_EQ(encoding::Base64Encode("fooba"), "Zm9vYmE=");
+  EXPECT_EQ(encoding::Base64Encode("foobar"), "Zm9vYmFy");
 }
 
 TEST(Base64Test, MatchesTheKubernetesDocsPatch) {
   json docs = SharedJson(std::string(kAdmission) + "k8s-docs-response-patch.json");
-  EXPECT_EQ(Base64Encode(R"([{"op": "add", "path": "/spec/replicas", "value": 3}])"),
+  EXPECT_EQ(encoding::Base64Encode(R"([{"op": "add", "path": "/spec/replicas", "value": 3}])"),
             docs["response"]["patch"].get<std::string>());
 }
 
@@ -259,7 +260,7 @@ TEST(Base64Test, RoundTripsThroughOpenSsl) {
     std::string data(size, '\0');
     for (char& c : data)
       c = static_cast<char>(random() & 0xFF);
-    EXPECT_EQ(Base64DecodeOpenSsl(Base64Encode(data)), data) << "size " << size;
+    EXPECT_EQ(Base64DecodeOpenSsl(encoding::Base64Encode(data)), data) << "size " << size;
   }
 }
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "common/encoding/base64.h"
 #include "common/http/server.h"
 #include "common/kube/client.h"
 #include "common/yaml/yaml_json.h"
@@ -96,7 +97,7 @@ class WebhookEndToEnd : public ::testing::Test {
     for (auto& hook : configuration["webhooks"]) {
       hook["clientConfig"] = {
           {"url", "https://127.0.0.1:" + std::to_string(server_->port()) + "/mutate"},
-          {"caBundle", Base64Encode(ca_.cert_pem)}};
+          {"caBundle", encoding::Base64Encode(ca_.cert_pem)}};
     }
     auto created = client_->Create(kWebhookConfigs, configuration);
     ASSERT_TRUE(created.ok()) << created.error().message();

@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "common/encoding/base64.h"
 #include "test/support/certs.h"
 
 namespace seedhop::kube {
@@ -16,27 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-std::string Base64(std::string_view data) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < data.size(); i += 3) {
-    uint32_t n = (uint8_t(data[i]) << 16) | (uint8_t(data[i + 1]) << 8) | uint8_t(data[i + 2]);
-    for (int shift : {18, 12, 6, 0})
-      out.push_back(kAlphabet[(n >> shift) & 63]);
-  }
-  if (i + 1 == data.size()) {
-    uint32_t n = uint8_t(data[i]) << 16;
-    out += std::string{kAlphabet[(n >> 18) & 63], kAlphabet[(n >> 12) & 63], '=', '='};
-  } else if (i + 2 == data.size()) {
-    uint32_t n = (uint8_t(data[i]) << 16) | (uint8_t(data[i + 1]) << 8);
-    out += std::string{kAlphabet[(n >> 18) & 63], kAlphabet[(n >> 12) & 63],
-                       kAlphabet[(n >> 6) & 63], '='};
-  }
-  return out;
-}
 
 const std::string kCa = "-----BEGIN CERTIFICATE-----\nCA-PEM\n-----END CERTIFICATE-----\n";
 const std::string kCert = "-----BEGIN CERTIFICATE-----\nCLIENT-PEM\n-----END CERTIFICATE-----\n";
@@ -64,13 +44,13 @@ std::string Kubeconfig(const std::string& cluster_body, const std::string& user_
 }
 
 std::string MainCluster() {
-  return "    server: https://api.example:6443/\n    certificate-authority-data: " + Base64(kCa) +
-         "\n";
+  return "    server: https://api.example:6443/\n    certificate-authority-data: " +
+         encoding::Base64Encode(kCa) + "\n";
 }
 
 std::string CertUser() {
-  return "    client-certificate-data: " + Base64(kCert) +
-         "\n    client-key-data: " + Base64(kKey) + "\n";
+  return "    client-certificate-data: " + encoding::Base64Encode(kCert) +
+         "\n    client-key-data: " + encoding::Base64Encode(kKey) + "\n";
 }
 
 class KubeconfigTest : public ::testing::Test {
@@ -198,10 +178,10 @@ TEST_F(KubeconfigTest, TokenSourceWithoutAGoodReadFails) {
 }
 
 TEST_F(KubeconfigTest, ExactErrorForBadBase64) {
-  auto result =
-      ParseKubeconfig(Kubeconfig(MainCluster(), "    client-certificate-data: " + Base64(kCert) +
-                                                    "\n    client-key-data: not*base64\n"),
-                      "/x", dir_.string());
+  auto result = ParseKubeconfig(
+      Kubeconfig(MainCluster(), "    client-certificate-data: " + encoding::Base64Encode(kCert) +
+                                    "\n    client-key-data: not*base64\n"),
+      "/x", dir_.string());
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.error().code(), ErrorCode::kInvalid);
   EXPECT_EQ(result.error().message(),
@@ -242,7 +222,9 @@ TEST_F(KubeconfigTest, EveryInvalidCaseNamesTheField) {
        "clusters:\n- name: c\n  cluster:\n    server: https://h\n"
        "contexts:\n- name: a\n  context:\n    cluster: c\n    user: ghost\ncurrent-context: a\n",
        "", "contexts[0] \"a\": user: no user named \"ghost\" in users"},
-      {"no server", Kubeconfig("    certificate-authority-data: " + Base64(kCa) + "\n", token_user),
+      {"no server",
+       Kubeconfig("    certificate-authority-data: " + encoding::Base64Encode(kCa) + "\n",
+                  token_user),
        "", "clusters[1] \"main\": server: missing"},
       {"bad scheme", Kubeconfig("    server: ftp://h\n", token_user), "",
        "clusters[1] \"main\": server: must start with https:// or http://"},
@@ -259,7 +241,7 @@ TEST_F(KubeconfigTest, EveryInvalidCaseNamesTheField) {
       {"CA file and data",
        Kubeconfig("    server: https://h\n    certificate-authority: a.crt\n"
                   "    certificate-authority-data: " +
-                      Base64(kCa) + "\n",
+                      encoding::Base64Encode(kCa) + "\n",
                   token_user),
        "", "certificate-authority-data: conflicts with certificate-authority"},
       {"CA with insecure",
@@ -269,18 +251,20 @@ TEST_F(KubeconfigTest, EveryInvalidCaseNamesTheField) {
        Kubeconfig("    server: https://h\n    insecure-skip-tls-verify: maybe\n", token_user), "",
        "insecure-skip-tls-verify: must be true or false"},
       {"cert without key",
-       Kubeconfig(MainCluster(), "    client-certificate-data: " + Base64(kCert) + "\n"), "",
-       "users[1] \"admin\": client-key: missing (a client certificate is set)"},
-      {"key without cert", Kubeconfig(MainCluster(), "    client-key-data: " + Base64(kKey) + "\n"),
-       "", "users[1] \"admin\": client-certificate: missing (a client key is set)"},
-      {"missing cert file",
        Kubeconfig(MainCluster(),
-                  "    client-certificate: c.crt\n    client-key-data: " + Base64(kKey) + "\n"),
+                  "    client-certificate-data: " + encoding::Base64Encode(kCert) + "\n"),
+       "", "users[1] \"admin\": client-key: missing (a client certificate is set)"},
+      {"key without cert",
+       Kubeconfig(MainCluster(), "    client-key-data: " + encoding::Base64Encode(kKey) + "\n"), "",
+       "users[1] \"admin\": client-certificate: missing (a client key is set)"},
+      {"missing cert file",
+       Kubeconfig(MainCluster(), "    client-certificate: c.crt\n    client-key-data: " +
+                                     encoding::Base64Encode(kKey) + "\n"),
        "", "users[1] \"admin\": client-certificate: cannot read"},
       {"cert file and data",
-       Kubeconfig(MainCluster(),
-                  "    client-certificate: c.crt\n    client-certificate-data: " + Base64(kCert) +
-                      "\n    client-key-data: " + Base64(kKey) + "\n"),
+       Kubeconfig(MainCluster(), "    client-certificate: c.crt\n    client-certificate-data: " +
+                                     encoding::Base64Encode(kCert) + "\n    client-key-data: " +
+                                     encoding::Base64Encode(kKey) + "\n"),
        "", "client-certificate-data: conflicts with client-certificate"},
       {"missing token file", Kubeconfig(MainCluster(), "    tokenFile: /nonexistent/token\n"), "",
        "users[1] \"admin\": tokenFile: token file: cannot read /nonexistent/token"},
@@ -307,10 +291,11 @@ TEST_F(KubeconfigTest, SecretsNeverAppearInErrors) {
   std::string message = ErrorOf(yaml);
   ASSERT_FALSE(message.empty());
   EXPECT_EQ(message.find(kToken), std::string::npos);
-  EXPECT_EQ(message.find(Base64(kKey)), std::string::npos);
+  EXPECT_EQ(message.find(encoding::Base64Encode(kKey)), std::string::npos);
   // Invalid key data that looks like a secret is not echoed either.
-  message = ErrorOf(Kubeconfig(MainCluster(), "    client-certificate-data: " + Base64(kCert) +
-                                                  "\n    client-key-data: " + kToken + "!!\n"));
+  message = ErrorOf(
+      Kubeconfig(MainCluster(), "    client-certificate-data: " + encoding::Base64Encode(kCert) +
+                                    "\n    client-key-data: " + kToken + "!!\n"));
   ASSERT_FALSE(message.empty());
   EXPECT_EQ(message.find(kToken), std::string::npos);
 }
@@ -380,26 +365,6 @@ TEST_F(InClusterTest, Failures) {
   ASSERT_FALSE(no_ca.ok());
   EXPECT_NE(no_ca.error().message().find("in-cluster config: ca.crt"), std::string::npos);
   EXPECT_EQ(no_ca.error().message().find(kToken), std::string::npos);
-}
-
-TEST(DecodeBase64Test, AcceptsStandardAndRejectsEverythingElse) {
-  std::string out;
-  EXPECT_TRUE(DecodeBase64("aGVsbG8=", &out));
-  EXPECT_EQ(out, "hello");
-  EXPECT_TRUE(DecodeBase64("aGVsbG8", &out));  // padding optional
-  EXPECT_EQ(out, "hello");
-  EXPECT_TRUE(DecodeBase64("aGVs\nbG8h\r\n", &out));  // line breaks ignored
-  EXPECT_EQ(out, "hello!");
-  EXPECT_TRUE(DecodeBase64("", &out));
-  EXPECT_EQ(out, "");
-  EXPECT_FALSE(DecodeBase64("aGVsbG8=x", &out));  // data after padding
-  EXPECT_FALSE(DecodeBase64("aGVs bG8=", &out));  // space
-  EXPECT_FALSE(DecodeBase64("aGVsbG8-", &out));   // URL alphabet
-  EXPECT_FALSE(DecodeBase64("a", &out));          // truncated quantum
-  EXPECT_FALSE(DecodeBase64("aGVsbG8==", &out));  // wrong padding length
-  std::string binary("\x00\xff\x10", 3);
-  EXPECT_TRUE(DecodeBase64(Base64(binary), &out));
-  EXPECT_EQ(out, binary);
 }
 
 }  // namespace

@@ -319,9 +319,44 @@ TEST(WatchCacheScriptedTest, RelistPassesOnTheDifferences) {
   EXPECT_FALSE(cache.Get("ns1", "b").has_value());
   EXPECT_EQ((*cache.Get("ns1", "a"))["metadata"]["resourceVersion"], "15");
   auto seen = recorder.seen();
+  ASSERT_GE(seen.size(), 3u);  // the first list's three ADDEDs
   std::vector<std::string> after_relist(seen.begin() + 3, seen.end());
   std::sort(after_relist.begin(), after_relist.end());
   EXPECT_EQ(after_relist, (std::vector<std::string>{"ADDED c", "DELETED b", "MODIFIED a"}));
+}
+
+// A server that answers 410 to every watch, even right after a list, gets backoff, not a
+// list loop.
+TEST(WatchCacheScriptedTest, GoneRightAfterEveryListBacksOff) {
+  std::atomic<int> lists{0};
+  http::ServerOptions server_options;
+  server_options.address = "127.0.0.1";
+  server_options.blocking_handlers = true;
+  http::Server server(server_options, nullptr, nullptr);
+  server.RoutePrefix("/", [&](const http::Request& request) {
+    if (request.QueryParam("watch") != "true") {
+      ++lists;
+      return http::Response::Json(200, R"({"metadata":{"resourceVersion":"10"},"items":[]})");
+    }
+    return http::Response::Json(
+        410, R"({"kind":"Status","reason":"Expired","code":410,"message":"too old"})");
+  });
+  ASSERT_TRUE(server.Start().ok());
+  RestConfig config;
+  config.server = "http://127.0.0.1:" + std::to_string(server.port());
+  Client client(config);
+  WatchCacheOptions options;
+  options.resource = kConfigMaps.In("ns1");
+  options.min_backoff = 100ms;
+  options.max_backoff = 100ms;
+  WatchCache cache(&client, options);
+  cache.Start();
+  std::this_thread::sleep_for(1s);
+  cache.Stop();
+  server.Shutdown();
+  EXPECT_GE(lists.load(), 2);
+  EXPECT_LE(lists.load(), 15);
+  EXPECT_NE(cache.last_error().find("too old"), std::string::npos) << cache.last_error();
 }
 
 TEST(WatchCacheUnreachableTest, ReportsErrorsGrowsStaleAndStopsAtOnce) {

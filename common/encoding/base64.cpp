@@ -1,8 +1,8 @@
-#include "test/emulator/base64.h"
+#include "common/encoding/base64.h"
 
 #include <cstdint>
 
-namespace seedhop::emulator {
+namespace seedhop::encoding {
 
 namespace {
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -47,22 +47,37 @@ std::string Base64Encode(std::string_view data) {
 
 std::optional<std::string> Base64Decode(std::string_view text) {
   std::string out;
-  uint32_t buffer = 0;
+  uint32_t accumulator = 0;
   int bits = 0;
+  size_t symbols = 0;
+  size_t padding = 0;
   for (char c : text) {
-    if (c == '=' || c == '\n' || c == '\r' || c == ' ' || c == '\t')
+    if (c == '\n' || c == '\r')
       continue;
-    int v = Value(c);
-    if (v < 0)
+    if (c == '=') {
+      ++padding;
+      continue;
+    }
+    if (padding > 0)
+      return std::nullopt;  // data after padding
+    int value = Value(c);
+    if (value < 0)
       return std::nullopt;
-    buffer = (buffer << 6) | static_cast<uint32_t>(v);
+    ++symbols;
+    accumulator = (accumulator << 6) | static_cast<uint32_t>(value);
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      out += static_cast<char>((buffer >> bits) & 0xFF);
+      out.push_back(static_cast<char>((accumulator >> bits) & 0xFF));
     }
   }
+  if (symbols % 4 == 1)
+    return std::nullopt;  // a lone symbol carries no whole byte
+  if (padding > 0 && (symbols + padding) % 4 != 0)
+    return std::nullopt;
+  if (padding > 2)
+    return std::nullopt;
   return out;
 }
 
-}  // namespace seedhop::emulator
+}  // namespace seedhop::encoding
