@@ -7,7 +7,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash scripts/install-deps.sh
-bash scripts/build.sh build/release >/dev/null
+bash scripts/build.sh build/release --target seedhop-webhook --target seedhop-emulator >/dev/null
 
 work=$(mktemp -d /tmp/seedhop-demo.XXXXXX)
 pids=()
@@ -47,11 +47,12 @@ for _ in $(seq 50); do
 done
 
 ca_bundle=$(base64 -w0 <"$work/ca.crt")
-python3 - "$webhook_port" "$ca_bundle" <manifests/webhook/mutatingwebhookconfiguration.yaml \
+# The shipped registration, pointed at this process instead of the in-cluster Service.
+python3 - "$webhook_port" "$ca_bundle" manifests/webhook/mutatingwebhookconfiguration.yaml \
   >"$work/mwc.yaml" <<'PY'
 import re, sys
-port, bundle = sys.argv[1], sys.argv[2]
-text = sys.stdin.read()
+port, bundle, path = sys.argv[1:4]
+text = open(path).read()
 service = re.compile(r"clientConfig:\n(\s+)service:\n(?:\1  .*\n)+")
 print(service.sub(lambda m: "clientConfig:\n%surl: https://127.0.0.1:%s/mutate\n%scaBundle: %s\n"
                   % (m.group(1), port, m.group(1), bundle), text), end="")
@@ -68,7 +69,7 @@ show() {
 }
 
 echo "== etcd-druid writes etcd-main; no EtcdPlan yet: stored as written"
-sed "s/shoot--my-project--my-shoot/$ns/g" "$sts" | kubectl apply -f - >/dev/null
+sed "s/shoot--my-project--my-shoot/$ns/g" "$sts" | kubectl -n "$ns" apply -f - >/dev/null
 show
 echo
 echo "== the migrator's plan: 2 members here from ordinal 3, members 0-2 on the other seed"
@@ -86,11 +87,11 @@ spec:
 YAML
 sleep 0.5
 echo "== etcd-druid reconciles again (rewrites its own shape); the webhook keeps the plan"
-sed "s/shoot--my-project--my-shoot/$ns/g" "$sts" | kubectl replace -f - >/dev/null
+sed "s/shoot--my-project--my-shoot/$ns/g" "$sts" | kubectl -n "$ns" replace -f - >/dev/null
 show
 echo
 echo "== webhook metrics"
-curl -sk "https://127.0.0.1:$webhook_port/metrics" | grep -E '^seedhop_webhook_(requests_total|patches_total|plans) '
+curl -sk "https://127.0.0.1:$webhook_port/metrics" | grep -E '^seedhop_webhook_(requests_total|patches_total|plans)[ {]' | grep -v ' 0$'
 
 if [ -t 0 ]; then
   echo
