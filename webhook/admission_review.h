@@ -49,7 +49,7 @@ struct AdmissionRequest {
   std::string namespace_name;
   Operation operation = Operation::kCreate;
   nlohmann::json object;      // a JSON object, or null (DELETE)
-  nlohmann::json old_object;  // a JSON object, or null (CREATE)
+  nlohmann::json old_object;  // null (CREATE), or the old object's metadata only
   bool dry_run = false;
 };
 

@@ -345,3 +345,25 @@ TEST(VerifyTest, AcceptsTheReferenceValidResponses) {
 
 }  // namespace
 }  // namespace seedhop::webhook
+
+namespace seedhop::webhook {
+namespace {
+
+TEST(DecodeTest, KeepsOnlyTheOldObjectsMetadataAndDropsManagedFields) {
+  nlohmann::json review = testing::SharedJson("reference/admission/etcd-sts-update.request.json");
+  review["request"]["oldObject"]["metadata"]["managedFields"] =
+      nlohmann::json::array({{{"manager", "x"}}});
+  review["request"]["object"]["metadata"]["managedFields"] =
+      nlohmann::json::array({{{"manager", "y"}}});
+  auto decoded = DecodeAdmissionReview(review.dump());
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message();
+  EXPECT_EQ(decoded->old_object["metadata"]["name"],
+            review["request"]["oldObject"]["metadata"]["name"]);
+  EXPECT_FALSE(decoded->old_object.contains("spec"));
+  EXPECT_FALSE(decoded->old_object["metadata"].contains("managedFields"));
+  EXPECT_FALSE(decoded->object["metadata"].contains("managedFields"));
+  EXPECT_EQ(decoded->object["spec"], review["request"]["object"]["spec"]);
+}
+
+}  // namespace
+}  // namespace seedhop::webhook
