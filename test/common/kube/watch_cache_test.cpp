@@ -355,7 +355,9 @@ TEST(WatchCacheScriptedTest, GoneRightAfterEveryListBacksOff) {
   cache.Stop();
   server.Shutdown();
   EXPECT_GE(lists.load(), 2);
-  EXPECT_LE(lists.load(), 15);
+  // About 10 with a 100 ms backoff (jitter shortens some waits); a relist loop without backoff
+  // makes hundreds in a second. The bound is loose because CI machines are shared and noisy.
+  EXPECT_LE(lists.load(), 40);
   EXPECT_NE(cache.last_error().find("too old"), std::string::npos) << cache.last_error();
 }
 
