@@ -34,4 +34,35 @@ const char* ErrorCodeName(ErrorCode code) {
   return "internal";
 }
 
+ErrorCode ErrorCodeForHttpStatus(int status) {
+  switch (status) {
+    case 400:
+      return ErrorCode::kBadRequest;
+    case 401:
+      return ErrorCode::kUnauthorized;
+    case 403:
+      return ErrorCode::kForbidden;
+    case 404:
+      return ErrorCode::kNotFound;
+    case 409:
+      return ErrorCode::kConflict;
+    case 410:
+      return ErrorCode::kGone;
+    case 412:
+      return ErrorCode::kConflict;
+    case 413:
+      return ErrorCode::kRequestEntityTooLarge;
+    case 422:
+      return ErrorCode::kInvalid;
+    case 429:
+      return ErrorCode::kTooManyRequests;
+    case 500:
+      return ErrorCode::kInternal;
+    case 504:
+      return ErrorCode::kTimeout;
+    default:
+      return status >= 500 ? ErrorCode::kUnavailable : ErrorCode::kBadRequest;
+  }
+}
+
 }  // namespace seedhop

@@ -29,6 +29,11 @@ enum class ErrorCode {
 // Returns the stable lower-case name of `code`, e.g. "not_found" (used as a metrics label).
 const char* ErrorCodeName(ErrorCode code);
 
+// The category of an HTTP error status, for servers whose body says nothing more specific:
+// 409/412 conflict, 410 gone, 422 invalid, 504 timeout, other 5xx unavailable, other 4xx bad
+// request.
+ErrorCode ErrorCodeForHttpStatus(int status);
+
 // An error: a category plus a message that names the object and the step
 // ("namespace shoot--a--b: lease kube-controller-manager: ...").
 class Error {

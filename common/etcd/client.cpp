@@ -135,29 +135,6 @@ ErrorCode CodeForGrpc(int code) {
   }
 }
 
-ErrorCode CodeForHttp(int status) {
-  switch (status) {
-    case 400:
-      return ErrorCode::kBadRequest;
-    case 401:
-      return ErrorCode::kUnauthorized;
-    case 403:
-      return ErrorCode::kForbidden;
-    case 404:
-      return ErrorCode::kNotFound;
-    case 412:
-      return ErrorCode::kConflict;
-    case 429:
-      return ErrorCode::kTooManyRequests;
-    case 503:
-      return ErrorCode::kUnavailable;
-    case 504:
-      return ErrorCode::kTimeout;
-    default:
-      return status >= 500 ? ErrorCode::kUnavailable : ErrorCode::kInternal;
-  }
-}
-
 // Turns a non-2xx answer into an error. The gateway's body names the gRPC code and etcd's message;
 // anything else (a proxy's page, a plain-text 404) is reported by HTTP status.
 Error ErrorFromResponse(const http::ClientResponse& response) {
@@ -170,7 +147,7 @@ Error ErrorFromResponse(const http::ClientResponse& response) {
       return Error(ErrorCode::kUnavailable, message);
     return Error(CodeForGrpc(body["code"].get<int>()), message);
   }
-  return Error(CodeForHttp(response.status),
+  return Error(ErrorCodeForHttpStatus(response.status),
                "HTTP " + std::to_string(response.status) + ": " + Truncate(response.body));
 }
 
@@ -424,7 +401,7 @@ Result<EndpointHealth> Client::Health(const std::string& endpoint) {
   json body = json::parse(response->body, nullptr, false);
   // etcd writes the verdict as a string, {"health":"true"}; some versions add a "reason".
   if (!body.is_object() || !body.contains("health"))
-    return Error(CodeForHttp(response->status),
+    return Error(ErrorCodeForHttpStatus(response->status),
                  "HTTP " + std::to_string(response->status) +
                      ": not a health answer: " + Truncate(response->body))
         .Wrap("etcd health " + url);

@@ -78,33 +78,7 @@ ErrorCode CodeFor(std::string_view reason, int http_status) {
     if (reason == name)
       return code;
   }
-  switch (http_status) {
-    case 400:
-      return ErrorCode::kBadRequest;
-    case 401:
-      return ErrorCode::kUnauthorized;
-    case 403:
-      return ErrorCode::kForbidden;
-    case 404:
-      return ErrorCode::kNotFound;
-    case 409:
-      return ErrorCode::kConflict;
-    case 410:
-      return ErrorCode::kGone;
-    case 413:
-      return ErrorCode::kRequestEntityTooLarge;
-    case 422:
-      return ErrorCode::kInvalid;
-    case 429:
-      return ErrorCode::kTooManyRequests;
-    case 500:
-      return ErrorCode::kInternal;
-    case 504:
-      return ErrorCode::kTimeout;
-    default:
-      break;
-  }
-  return http_status >= 500 ? ErrorCode::kUnavailable : ErrorCode::kBadRequest;
+  return ErrorCodeForHttpStatus(http_status);
 }
 
 // Up to `limit` bytes of a non-JSON error body, printable ASCII only, for the message.
