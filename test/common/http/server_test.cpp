@@ -497,14 +497,16 @@ TEST_F(TlsFixture, ShutdownEndsOpenStreamsWithoutWaitingForTheGracePeriod) {
   std::atomic<bool> first_event{false};
   std::thread watcher([&] {
     Client client(TrustingClient());
-    (void)client.Stream({"GET", Url(server, "/watch"), {}, ""},
-                        [&](std::string_view) {
-                          first_event = true;
-                          return true;
-                        },
-                        30s);
+    (void)client.Stream(
+        {"GET", Url(server, "/watch"), {}, ""},
+        [&](std::string_view) {
+          first_event = true;
+          return true;
+        },
+        30s);
   });
-  while (!first_event) std::this_thread::sleep_for(5ms);
+  while (!first_event)
+    std::this_thread::sleep_for(5ms);
   auto start = std::chrono::steady_clock::now();
   server.Shutdown();
   EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
