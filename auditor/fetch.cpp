@@ -77,6 +77,26 @@ Status ListInto(kube::Client& client, const kube::ResourceRef& ref, int64_t page
   });
 }
 
+// Lists the names of every namespace on the seed, page by page.
+Result<std::vector<std::string>> ListNamespaceNames(kube::Client& client, int64_t page_size) {
+  std::vector<std::string> names;
+  kube::ListOptions list;
+  list.limit = page_size;
+  Status listed = client.ListPages(kNamespaces, list, [&](nlohmann::json& page) {
+    if (const nlohmann::json* items = Find(page, {"items"});
+        items != nullptr && items->is_array()) {
+      for (const auto& item : *items) {
+        names.push_back(NameOf(item));
+      }
+    }
+    return true;
+  });
+  if (!listed.ok()) {
+    return listed.error();
+  }
+  return names;
+}
+
 // Marks namespaces deleted while their objects were being listed: the audit of a namespace that
 // no longer exists is reported as "gone", not as a shoot without locks.
 void MarkDeleted(kube::Client& client, const FetchOptions& options, SeedSnapshot& seed) {
@@ -87,21 +107,11 @@ void MarkDeleted(kube::Client& client, const FetchOptions& options, SeedSnapshot
     }
     return;
   }
-  std::set<std::string> present;
-  kube::ListOptions list;
-  list.limit = options.page_size;
-  Status listed = client.ListPages(kNamespaces, list, [&](nlohmann::json& page) {
-    if (const nlohmann::json* items = Find(page, {"items"});
-        items != nullptr && items->is_array()) {
-      for (const auto& item : *items) {
-        present.insert(NameOf(item));
-      }
-    }
-    return true;
-  });
+  auto listed = ListNamespaceNames(client, options.page_size);
   if (!listed.ok()) {
     return;  // the first list worked; keep what was read rather than guess
   }
+  const std::set<std::string> present(listed->begin(), listed->end());
   for (auto& ns : seed.namespaces) {
     ns.gone = ns.gone || present.count(ns.name) == 0;
   }
@@ -120,22 +130,12 @@ SeedSnapshot FetchSnapshot(kube::Client& client, const FetchOptions& options) {
     }
     names.push_back(options.single_namespace);
   } else {
-    std::vector<std::string> all;
-    kube::ListOptions list;
-    list.limit = options.page_size;
-    Status listed = client.ListPages(kNamespaces, list, [&](nlohmann::json& page) {
-      if (const nlohmann::json* items = Find(page, {"items"});
-          items != nullptr && items->is_array()) {
-        for (const auto& item : *items) {
-          all.push_back(NameOf(item));
-        }
-      }
-      return true;
-    });
+    auto listed = ListNamespaceNames(client, options.page_size);
     if (!listed.ok()) {
       seed.errors.push_back(listed.error().Wrap("list namespaces"));
       return seed;
     }
+    const std::vector<std::string>& all = *listed;
     names = SelectNamespaces(all, options.namespace_pattern);
     Progress(options, "listed " + std::to_string(all.size()) + " namespaces, " +
                           std::to_string(names.size()) + " match " +
