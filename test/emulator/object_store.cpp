@@ -10,18 +10,6 @@ namespace seedhop::emulator {
 
 using nlohmann::json;
 
-const char* EventTypeName(EventType type) {
-  switch (type) {
-    case EventType::kAdded:
-      return "ADDED";
-    case EventType::kModified:
-      return "MODIFIED";
-    case EventType::kDeleted:
-      return "DELETED";
-  }
-  return "";
-}
-
 std::string NowRfc3339() {
   std::time_t now = std::time(nullptr);
   std::tm tm{};

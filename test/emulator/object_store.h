@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/kube/client.h"
 #include "common/result.h"
 #include "test/emulator/selectors.h"
 
@@ -30,9 +31,10 @@ struct StoredObject {
 };
 using ObjectPtr = std::shared_ptr<const StoredObject>;
 
-enum class EventType { kAdded, kModified, kDeleted };
-// "ADDED", "MODIFIED", "DELETED".
-const char* EventTypeName(EventType type);
+// The watch event types are the client's: the wire names are the same on both ends. The store
+// itself produces only added, modified and deleted; bookmarks are the watch handler's.
+using kube::EventType;
+using kube::EventTypeName;
 
 struct StoreEvent {
   EventType type;
