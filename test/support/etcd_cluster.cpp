@@ -1,10 +1,8 @@
 #include "test/support/etcd_cluster.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,10 +11,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <thread>
+
+#include "test/support/process.h"
 
 namespace seedhop::testing {
 
@@ -47,19 +45,6 @@ Result<int> FreePort() {
 
 int PortOf(const std::string& url) {
   return std::atoi(url.substr(url.rfind(':') + 1).c_str());
-}
-
-bool Accepts(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return false;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-  ::close(fd);
-  return ok;
 }
 
 }  // namespace
@@ -234,47 +219,17 @@ Status EtcdCluster::Spawn(int index, const std::string& initial_cluster, const s
       args.push_back(arg);
     }
   }
-  std::vector<char*> argv;
-  for (auto& arg : args)
-    argv.push_back(arg.data());
-  argv.push_back(nullptr);
-
-  const std::string log = LogPath(index);
-  int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log_fd < 0)
-    return Error(ErrorCode::kInternal,
-                 "etcd member " + slot.name + ": open " + log + ": " + strerror(errno));
-  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  const pid_t parent = ::getpid();
-  const long max_fd = std::min(::sysconf(_SC_OPEN_MAX), 65536L);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    // Only async-signal-safe calls from here on: the test process has other threads.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent)
-      ::_exit(127);
-    ::dup2(null_fd, STDIN_FILENO);
-    ::dup2(log_fd, STDOUT_FILENO);
-    ::dup2(log_fd, STDERR_FILENO);
-    // Sockets of the test's HTTP clients must not leak into etcd.
-    for (long fd = STDERR_FILENO + 1; fd < max_fd; ++fd)
-      ::close(static_cast<int>(fd));
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(log_fd);
-  if (null_fd >= 0)
-    ::close(null_fd);
-  if (pid < 0)
-    return Error(ErrorCode::kInternal, "etcd member " + slot.name + ": fork: " + strerror(errno));
-  slot.pid = pid;
+  auto pid = SpawnProcess({std::move(args), LogPath(index), {}});
+  if (!pid.ok())
+    return pid.error().Wrap("etcd member " + slot.name);
+  slot.pid = *pid;
   return OkStatus();
 }
 
 Status EtcdCluster::WaitListening(int index) {
   Slot& slot = slots_.at(index);
   const auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
-  while (!Accepts(PortOf(slot.client_url))) {
+  while (!AcceptsConnections("127.0.0.1", PortOf(slot.client_url))) {
     int status = 0;
     if (::waitpid(slot.pid, &status, WNOHANG) == slot.pid) {
       slot.pid = -1;
@@ -313,9 +268,7 @@ void EtcdCluster::Kill(int index) {
   Slot& slot = slots_.at(index);
   if (slot.pid <= 0)
     return;
-  ::kill(slot.pid, SIGKILL);
-  int status = 0;
-  ::waitpid(slot.pid, &status, 0);
+  StopProcess(slot.pid, SIGKILL, std::chrono::milliseconds(0));
   slot.pid = -1;
 }
 
@@ -338,12 +291,7 @@ http::ClientOptions EtcdCluster::ClientOptionsWithoutCert() const {
 }
 
 std::string EtcdCluster::LogTail(int index) const {
-  std::ifstream in(LogPath(index));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  std::string text = buffer.str();
-  constexpr size_t kTail = 1500;
-  return text.size() > kTail ? "..." + text.substr(text.size() - kTail) : text;
+  return FileTail(LogPath(index), 1500);
 }
 
 }  // namespace seedhop::testing

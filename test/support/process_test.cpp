@@ -1,0 +1,79 @@
+// SpawnProcess's private file views: what the lab's pods rely on for their own /etc/hosts.
+#include "test/support/process.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "test/support/certs.h"
+
+namespace seedhop::testing {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+class ProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "seedhop-process-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Waits for `pid` to exit and returns its log.
+  std::string Finish(pid_t pid) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    EXPECT_EQ(DescribeExit(status), "exit code 0");
+    auto log = ReadFile(dir_ + "/log");
+    return log.ok() ? *log : "";
+  }
+
+  std::string dir_;
+};
+
+TEST_F(ProcessTest, ABindMountedFileIsPrivateAndFollowsRewritesInPlace) {
+  const std::string hosts = dir_ + "/hosts";
+  ASSERT_TRUE(RewriteInPlace(hosts, "127.1.2.3\tfirst-view\n").ok());
+  auto before = ReadFile("/etc/hosts");
+  ASSERT_TRUE(before.ok());
+  auto pid = SpawnProcess({{"/bin/sh", "-c", "cat /etc/hosts; sleep 1; cat /etc/hosts"},
+                           dir_ + "/log",
+                           {{hosts, "/etc/hosts"}}});
+  ASSERT_TRUE(pid.ok()) << pid.error().message();
+  std::this_thread::sleep_for(300ms);
+  // The parent keeps its own file while the child runs.
+  EXPECT_EQ(*ReadFile("/etc/hosts"), *before);
+  ASSERT_TRUE(RewriteInPlace(hosts, "127.1.2.4\tsecond-view\n").ok());
+  EXPECT_EQ(Finish(*pid), "127.1.2.3\tfirst-view\n127.1.2.4\tsecond-view\n");
+}
+
+TEST_F(ProcessTest, AFailingBindMountEndsTheChildWithAReason) {
+  auto pid = SpawnProcess({{"/bin/true"}, dir_ + "/log", {{dir_ + "/missing", "/etc/hosts"}}});
+  ASSERT_TRUE(pid.ok());
+  int status = 0;
+  ::waitpid(*pid, &status, 0);
+  EXPECT_EQ(DescribeExit(status), "exit code 126");
+  EXPECT_NE(FileTail(dir_ + "/log", 200).find("bind mount " + dir_ + "/missing"),
+            std::string::npos);
+}
+
+TEST_F(ProcessTest, StopProcessEscalatesToSigkill) {
+  // An ignored SIGTERM stays ignored across exec, so only the SIGKILL after the grace period ends it.
+  auto pid = SpawnProcess({{"/bin/sh", "-c", "trap '' TERM; exec sleep 5"}, dir_ + "/log", {}});
+  ASSERT_TRUE(pid.ok());
+  std::this_thread::sleep_for(100ms);
+  const auto start = std::chrono::steady_clock::now();
+  StopProcess(*pid, SIGTERM, 200ms);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  EXPECT_FALSE(ReapIfExited(*pid));  // already reaped: no such child any more
+}
+
+}  // namespace
+}  // namespace seedhop::testing
