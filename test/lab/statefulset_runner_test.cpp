@@ -1,0 +1,424 @@
+// The lab's StatefulSet runner against the real emulator and real etcd processes: bootstrap,
+// crash restarts, rolls, a learner joining, removal and scale-down, and name resolution through
+// the pod's hosts file only.
+#include "test/lab/statefulset_runner.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <functional>
+#include <thread>
+
+#include "common/etcd/client.h"
+#include "common/kube/client.h"
+#include "common/yaml/yaml_json.h"
+#include "test/emulator/emulator.h"
+#include "test/support/certs.h"
+
+namespace seedhop::lab {
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+constexpr char kNamespace[] = "shoot--my-project--my-shoot";
+constexpr char kSts[] = "etcd-main";
+const kube::ResourceRef kStatefulSets{"apps", "v1", "statefulsets", kNamespace};
+const kube::ResourceRef kNamespaces{"", "v1", "namespaces", ""};
+
+// Polls `condition` every 50 ms until it holds or `timeout` passes.
+bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 15000ms) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline)
+      return false;
+    std::this_thread::sleep_for(50ms);
+  }
+  return true;
+}
+
+// Repeats `call` until it succeeds or `timeout` passes; returns the last result. etcd refuses
+// reconfigurations for a few seconds after it starts and promotions until a learner caught up.
+template <typename Call>
+auto Eventually(Call call, std::chrono::milliseconds timeout = 15000ms) {
+  auto result = call();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!result.ok() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(100ms);
+    result = call();
+  }
+  return result;
+}
+
+// etcd-druid's StatefulSet (podManagementPolicy Parallel) with `replicas` pods from `start`.
+json DruidStatefulSet(int replicas, int start = 0) {
+  auto documents = yaml::ReadDocuments(std::string(SEEDHOP_SHARED_DIR) +
+                                       "/reference/gardener/etcd-main-sts.druid.synth.yaml");
+  EXPECT_TRUE(documents.ok() && !documents->empty());
+  json sts = documents.ok() && !documents->empty() ? documents->front() : json::object();
+  sts["metadata"].erase("ownerReferences");
+  sts["spec"]["replicas"] = replicas;
+  if (start != 0)
+    sts["spec"]["ordinals"] = {{"start", start}};
+  return sts;
+}
+
+// hostAliases entries resolving member `ordinal`'s peer names to its pod on seed `seed`.
+json AliasFor(int seed, int ordinal) {
+  const std::string host = PodPeerHost(kNamespace, kSts, ordinal);
+  return {{"ip", PodAddress(seed, 0, ordinal)}, {"hostnames", {host, host + ".cluster.local"}}};
+}
+
+// One emulated seed: its API server and its runner, with every event recorded.
+class Seed {
+ public:
+  Seed(int index, std::vector<int> lab_seeds, const std::string& root) {
+    EXPECT_TRUE(emulator_.Start().ok());
+    kube::RestConfig rest;
+    rest.server = emulator_.url();
+    rest.ca_pem = emulator_.ca_pem();
+    rest.token = emulator_.token();
+    client_ = std::make_unique<kube::Client>(rest);
+    json ns = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", kNamespace}}}};
+    EXPECT_TRUE(client_->Create(kNamespaces, ns).ok());
+    RunnerOptions options;
+    options.rest = rest;
+    options.ns = kNamespace;
+    options.statefulsets = {kSts};
+    options.seed_index = index;
+    options.lab_seeds = std::move(lab_seeds);
+    options.work_dir = root + "/seed" + std::to_string(index);
+    runner_ = std::make_unique<SeedRunner>(options, [this](const PodEvent& event) {
+      std::lock_guard lock(mutex_);
+      events_.push_back(event);
+    });
+    auto started = runner_->Start();
+    EXPECT_TRUE(started.ok()) << started.error().message();
+  }
+  ~Seed() {
+    runner_->Stop();
+    emulator_.Stop();
+  }
+
+  SeedRunner& runner() { return *runner_; }
+  kube::Client& client() { return *client_; }
+
+  std::vector<PodEvent> Events() const {
+    std::lock_guard lock(mutex_);
+    return events_;
+  }
+
+  // "ordinal:kind" for every event of `kinds`, in order.
+  std::vector<std::string> Trace(std::initializer_list<PodEventKind> kinds) const {
+    std::vector<std::string> out;
+    for (const auto& event : Events()) {
+      if (std::find(kinds.begin(), kinds.end(), event.kind) != kinds.end())
+        out.push_back(std::to_string(event.ordinal) + ":" + PodEventKindName(event.kind));
+    }
+    return out;
+  }
+
+  bool AllReady(int count) const {
+    auto pods = runner_->Pods();
+    return static_cast<int>(pods.size()) == count &&
+           std::all_of(pods.begin(), pods.end(), [](const PodState& pod) { return pod.ready; });
+  }
+
+  bool ReadyLearner(int ordinal) const {
+    auto pod = runner_->Pod(kSts, ordinal);
+    return pod && pod->ready && pod->learner;
+  }
+
+  json Patch(const json& patch) {
+    auto patched = client_->Patch(kStatefulSets, kSts, kube::PatchType::kMerge, patch);
+    EXPECT_TRUE(patched.ok()) << patched.error().message();
+    return patched.ok() ? *patched : json();
+  }
+
+  // Everything the runner logged, for failure messages.
+  std::string Dump() const {
+    std::string out;
+    for (const auto& event : Events()) {
+      out += event.statefulset + "-" + std::to_string(event.ordinal) + " " +
+             PodEventKindName(event.kind) + " " + event.detail + "\n";
+    }
+    return out;
+  }
+
+ private:
+  emulator::Emulator emulator_{emulator::EmulatorOptions{}};
+  std::unique_ptr<kube::Client> client_;
+  std::unique_ptr<SeedRunner> runner_;
+  mutable std::mutex mutex_;
+  std::vector<PodEvent> events_;
+};
+
+// An etcd client for the members with ordinals [0, count) on `seed`.
+std::unique_ptr<etcd::Client> EtcdClient(int count, int seed = 0) {
+  std::vector<std::string> endpoints;
+  for (int ordinal = 0; ordinal < count; ++ordinal)
+    endpoints.push_back("http://" + PodAddress(seed, 0, ordinal) + ":2379");
+  http::ClientOptions options;
+  options.connect_timeout = 1000ms;
+  options.request_timeout = 3000ms;
+  return std::make_unique<etcd::Client>(endpoints, options);
+}
+
+bool Healthy(etcd::Client& client, int voters, int learners = 0) {
+  auto health = client.CheckHealth();
+  return health.ok() && health->voters == voters && health->healthy_voters == voters &&
+         health->learners == learners;
+}
+
+std::string ReadText(const std::string& path) {
+  auto text = testing::ReadFile(path);
+  return text.ok() ? *text : "";
+}
+
+class RunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (fs::temp_directory_path() / "seedhop-lab-runner-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    root_ = pattern;
+  }
+  void TearDown() override {
+    seeds_.clear();
+    fs::remove_all(root_);
+  }
+
+  Seed& AddSeed(int index, std::vector<int> lab_seeds = {}) {
+    seeds_.push_back(std::make_unique<Seed>(index, std::move(lab_seeds), root_));
+    return *seeds_.back();
+  }
+
+  // Creates the druid StatefulSet on `seed` and waits until its `replicas` pods are ready.
+  void Bootstrap(Seed& seed, int replicas) {
+    ASSERT_TRUE(seed.client().Create(kStatefulSets, DruidStatefulSet(replicas)).ok());
+    ASSERT_TRUE(WaitFor([&] { return seed.AllReady(replicas); })) << seed.Dump();
+  }
+
+  std::string root_;
+  std::vector<std::unique_ptr<Seed>> seeds_;
+};
+
+TEST(PodHosts, AnAliasHidesTheClusterDnsRecordOfTheSameName) {
+  const json aliases = json::array({{{"ip", "127.0.0.1"}, {"hostnames", {"etcd-main-local"}}},
+                                    {{"ip", "10.0.0.9"}, {"hostnames", {"b.svc"}}}});
+  const std::string hosts = RenderPodHosts(
+      "127.20.0.1", "a.peer.ns.svc.cluster.local", "a", aliases,
+      {{"127.20.0.1", {"a.svc", "a.svc.cluster.local"}}, {"127.20.0.2", {"b.svc", "c.svc"}}});
+  EXPECT_NE(hosts.find("127.20.0.1\ta.peer.ns.svc.cluster.local\ta\n"), std::string::npos);
+  EXPECT_NE(hosts.find("127.0.0.1\tetcd-main-local\n"), std::string::npos);
+  EXPECT_NE(hosts.find("10.0.0.9\tb.svc\n"), std::string::npos);
+  EXPECT_EQ(hosts.find("127.20.0.2\tb.svc"), std::string::npos) << hosts;
+  EXPECT_NE(hosts.find("127.20.0.2\tc.svc\n"), std::string::npos);
+  EXPECT_NE(hosts.find("127.20.0.1\ta.svc.cluster.local\n"), std::string::npos);
+  // Aliases come before the DNS records: a resolver reading top down meets the alias first.
+  EXPECT_LT(hosts.find("10.0.0.9"), hosts.find("127.20.0.2"));
+}
+
+TEST(PodAddresses, AreDistinctPerSeedStatefulSetAndOrdinal) {
+  EXPECT_EQ(PodAddress(0, 0, 0), "127.20.0.1");
+  EXPECT_EQ(PodAddress(1, 2, 4), "127.21.2.5");
+  EXPECT_EQ(PodPeerUrl(kNamespace, kSts, 3),
+            "http://etcd-main-3.etcd-main-peer.shoot--my-project--my-shoot.svc:2380");
+}
+
+TEST_F(RunnerTest, FreshStatefulSetBootstrapsAClusterAndACrashedPodComesBack) {
+  Seed& seed = AddSeed(0);
+  Bootstrap(seed, 3);
+  auto etcd = EtcdClient(3);
+  ASSERT_TRUE(WaitFor([&] { return Healthy(*etcd, 3); })) << seed.Dump();
+  ASSERT_TRUE(etcd->Put("k", "v").ok());
+
+  // Status as the StatefulSet controller writes it.
+  ASSERT_TRUE(WaitFor([&] {
+    auto sts = seed.client().Get(kStatefulSets, kSts);
+    return sts.ok() && (*sts)["status"].value("readyReplicas", 0) == 3;
+  }));
+  json sts = *seed.client().Get(kStatefulSets, kSts);
+  EXPECT_EQ(sts["status"]["replicas"], 3);
+  EXPECT_EQ(sts["status"]["updatedReplicas"], 3);
+  EXPECT_EQ(sts["status"]["observedGeneration"], sts["metadata"]["generation"]);
+  EXPECT_EQ(sts["status"]["currentRevision"], sts["status"]["updateRevision"]);
+
+  // Every pod's hosts file: druid's alias and this seed's DNS records.
+  auto pod = seed.runner().Pod(kSts, 1);
+  ASSERT_TRUE(pod.has_value());
+  const std::string hosts = ReadText(pod->hosts_path);
+  EXPECT_NE(hosts.find("127.0.0.1\tetcd-main-local\n"), std::string::npos) << hosts;
+  for (int ordinal = 0; ordinal < 3; ++ordinal) {
+    EXPECT_NE(hosts.find(PodAddress(0, 0, ordinal) + "\t" + PodPeerHost(kNamespace, kSts, ordinal) +
+                         "\n"),
+              std::string::npos)
+        << hosts;
+  }
+  const std::string seed_hosts = ReadText(seed.runner().SeedHostsPath());
+  EXPECT_NE(seed_hosts.find(PodAddress(0, 0, 2) + "\t" + PodPeerHost(kNamespace, kSts, 2) +
+                            ".cluster.local\n"),
+            std::string::npos)
+      << seed_hosts;
+  EXPECT_EQ(seed_hosts.find("etcd-main-local"), std::string::npos);
+
+  // A killed etcd restarts from its data, in the same pod.
+  ASSERT_TRUE(seed.runner().KillPod(kSts, 1).ok());
+  ASSERT_TRUE(WaitFor([&] {
+    auto state = seed.runner().Pod(kSts, 1);
+    return state && state->restarts == 1 && state->ready;
+  })) << seed.Dump();
+  EXPECT_EQ(seed.runner().Pod(kSts, 1)->template_hash, pod->template_hash);
+  ASSERT_TRUE(WaitFor([&] { return Healthy(*etcd, 3); }));
+  auto value = etcd->Get("k");
+  ASSERT_TRUE(value.ok() && value->has_value());
+  EXPECT_EQ(**value, "v");
+  EXPECT_EQ(seed.runner().KillPod(kSts, 7).error().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(RunnerTest, TemplateChangeRollsPodsHighestFirstEachAfterTheLastIsReady) {
+  Seed& seed = AddSeed(0);
+  Bootstrap(seed, 3);
+  auto etcd = EtcdClient(3);
+  ASSERT_TRUE(WaitFor([&] { return Healthy(*etcd, 3); }));
+  const std::string old_revision = seed.runner().Pod(kSts, 0)->template_hash;
+
+  json aliases = DruidStatefulSet(3)["spec"]["template"]["spec"]["hostAliases"];
+  aliases.push_back({{"ip", "127.99.0.1"}, {"hostnames", {"new-alias"}}});
+  seed.Patch({{"spec", {{"template", {{"spec", {{"hostAliases", aliases}}}}}}}});
+  ASSERT_TRUE(WaitFor([&] {
+    auto pods = seed.runner().Pods();
+    return seed.AllReady(3) && std::none_of(pods.begin(), pods.end(), [&](const PodState& pod) {
+             return pod.template_hash == old_revision;
+           });
+  })) << seed.Dump();
+
+  const std::vector<std::string> expected = {"2:deleted", "2:created", "2:ready",
+                                             "1:deleted", "1:created", "1:ready",
+                                             "0:deleted", "0:created", "0:ready"};
+  auto trace = seed.Trace({PodEventKind::kDeleted, PodEventKind::kCreated, PodEventKind::kReady});
+  // The bootstrap's events come first.
+  ASSERT_GE(trace.size(), expected.size());
+  EXPECT_EQ(std::vector<std::string>(trace.end() - expected.size(), trace.end()), expected)
+      << seed.Dump();
+  for (int ordinal = 0; ordinal < 3; ++ordinal) {
+    EXPECT_NE(ReadText(seed.runner().Pod(kSts, ordinal)->hosts_path).find("127.99.0.1\tnew-alias"),
+              std::string::npos);
+  }
+  EXPECT_TRUE(WaitFor([&] { return Healthy(*etcd, 3); }));
+  ASSERT_TRUE(WaitFor([&] {
+    auto sts = seed.client().Get(kStatefulSets, kSts);
+    return sts.ok() && (*sts)["status"].value("currentRevision", "") != old_revision &&
+           (*sts)["status"].value("updatedReplicas", 0) == 3;
+  }));
+}
+
+TEST_F(RunnerTest, AnAddedLearnerJoinsWhenItsPodStartsAndCanBePromoted) {
+  Seed& seed = AddSeed(0);
+  Bootstrap(seed, 3);
+  auto etcd = EtcdClient(4);
+  ASSERT_TRUE(WaitFor([&] { return Healthy(*etcd, 3); }));
+
+  // A pod whose member the cluster does not list waits: the runner adds no members.
+  seed.Patch({{"spec", {{"replicas", 4}}}});
+  ASSERT_TRUE(WaitFor([&] {
+    for (const auto& event : seed.Events()) {
+      if (event.ordinal == 3 && event.kind == PodEventKind::kWaiting &&
+          event.detail.find("not a member") != std::string::npos)
+        return true;
+    }
+    return false;
+  })) << seed.Dump();
+  EXPECT_FALSE(seed.runner().Pod(kSts, 3)->running);
+
+  auto added = Eventually([&] { return etcd->MemberAdd({PodPeerUrl(kNamespace, kSts, 3)}, true); });
+  ASSERT_TRUE(added.ok()) << added.error().message();
+  ASSERT_TRUE(WaitFor([&] { return seed.ReadyLearner(3); })) << seed.Dump();
+  auto promoted = Eventually([&] { return etcd->MemberPromote(added->id); });
+  ASSERT_TRUE(promoted.ok()) << promoted.error().message();
+  EXPECT_TRUE(WaitFor([&] { return Healthy(*etcd, 4); })) << seed.Dump();
+}
+
+TEST_F(RunnerTest, ARemovedMemberWaitsNotReadyAndScaleDownStopsTheTopPod) {
+  Seed& seed = AddSeed(0);
+  Bootstrap(seed, 3);
+  auto etcd = EtcdClient(3);
+  ASSERT_TRUE(WaitFor([&] { return Healthy(*etcd, 3); }));
+  auto members = etcd->MemberList();
+  ASSERT_TRUE(members.ok());
+  uint64_t top = 0;
+  for (const auto& member : *members) {
+    if (member.name == "etcd-main-2")
+      top = member.id;
+  }
+  ASSERT_NE(top, 0u);
+  auto removed = Eventually([&] { return etcd->MemberRemove(top); });
+  ASSERT_TRUE(removed.ok()) << removed.error().message();
+  // Its etcd exits; the restarted container finds no member of its own and waits.
+  ASSERT_TRUE(WaitFor([&] {
+    auto trace = seed.Trace({PodEventKind::kExited, PodEventKind::kWaiting});
+    return std::find(trace.begin(), trace.end(), "2:waiting") != trace.end();
+  })) << seed.Dump();
+  EXPECT_FALSE(seed.runner().Pod(kSts, 2)->ready);
+  EXPECT_TRUE(WaitFor([&] { return Healthy(*etcd, 2); }));
+
+  seed.Patch({{"spec", {{"replicas", 2}}}});
+  ASSERT_TRUE(WaitFor([&] { return !seed.runner().Pod(kSts, 2).has_value(); })) << seed.Dump();
+  EXPECT_TRUE(seed.AllReady(2));
+  EXPECT_FALSE(testing::AcceptsConnections(PodAddress(0, 0, 2), 2379));
+  EXPECT_EQ(ReadText(seed.runner().SeedHostsPath()).find(PodPeerHost(kNamespace, kSts, 2)),
+            std::string::npos);
+  ASSERT_TRUE(WaitFor([&] {
+    auto sts = seed.client().Get(kStatefulSets, kSts);
+    return sts.ok() && (*sts)["status"].value("replicas", 0) == 2;
+  }));
+}
+
+// Seed 1's pod for member 3 reaches seed 0's members only through hostAliases: without them it
+// cannot resolve their names and never becomes ready; once its template has them, the roll gives
+// the new pod a hosts file that does, and it joins.
+TEST_F(RunnerTest, APodOnAnotherSeedJoinsOnlyThroughHostAliases) {
+  Seed& source = AddSeed(0, {0, 1});
+  Seed& target = AddSeed(1, {0, 1});
+  json sts = DruidStatefulSet(3);
+  sts["spec"]["template"]["spec"]["hostAliases"].push_back(AliasFor(1, 3));
+  ASSERT_TRUE(source.client().Create(kStatefulSets, sts).ok());
+  ASSERT_TRUE(WaitFor([&] { return source.AllReady(3); })) << source.Dump();
+  auto etcd = EtcdClient(3);
+  ASSERT_TRUE(WaitFor([&] { return Healthy(*etcd, 3); }));
+  auto added = Eventually([&] { return etcd->MemberAdd({PodPeerUrl(kNamespace, kSts, 3)}, true); });
+  ASSERT_TRUE(added.ok()) << added.error().message();
+
+  ASSERT_TRUE(target.client().Create(kStatefulSets, DruidStatefulSet(1, 3)).ok());
+  auto log_path = [&] {
+    auto pod = target.runner().Pod(kSts, 3);
+    return pod ? pod->log_path : "";
+  };
+  // It starts as a joining learner, fails to look the members' names up, and keeps failing.
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadText(log_path()).find("lookup etcd-main-") != std::string::npos;
+  })) << target.Dump();
+  std::this_thread::sleep_for(2s);
+  ASSERT_TRUE(target.runner().Pod(kSts, 3).has_value());
+  EXPECT_FALSE(target.runner().Pod(kSts, 3)->ready) << target.Dump();
+
+  json aliases = DruidStatefulSet(1)["spec"]["template"]["spec"]["hostAliases"];
+  for (int ordinal = 0; ordinal < 3; ++ordinal)
+    aliases.push_back(AliasFor(0, ordinal));
+  target.Patch({{"spec", {{"template", {{"spec", {{"hostAliases", aliases}}}}}}}});
+  ASSERT_TRUE(WaitFor([&] { return target.ReadyLearner(3); })) << target.Dump();
+  auto promoted = Eventually([&] { return etcd->MemberPromote(added->id); });
+  ASSERT_TRUE(promoted.ok()) << promoted.error().message();
+  // Member 3 advertises names the test process cannot resolve: it is asked through its address.
+  EXPECT_TRUE(WaitFor([&] {
+    auto health = etcd->CheckHealth();
+    return health.ok() && health->voters == 4 && health->learners == 0;
+  }));
+  // The new member serves reads through its own address on seed 1.
+  etcd::Client on_target({"http://" + PodAddress(1, 0, 3) + ":2379"}, http::ClientOptions{});
+  EXPECT_TRUE(WaitFor([&] { return on_target.Put("moved", "yes").ok(); }));
+}
+
+}  // namespace
+}  // namespace seedhop::lab
