@@ -1,0 +1,515 @@
+// A real Prometheus (Debian `prometheus`, loopback, 1 s scrapes) scraping the real seedhop
+// binaries, which run against the API-server emulator with shoot namespaces a blocked audit and an
+// admission request give something to report. Checks docs/metrics.md against what is served (both
+// ways), evaluates every alert and dashboard query, and runs promtool on the metrics and rules.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "auditor/snapshot.h"
+#include "common/http/client.h"
+#include "common/kube/client.h"
+#include "common/yaml/yaml_json.h"
+#include "test/auditor/fixtures.h"
+#include "test/emulator/emulator.h"
+#include "test/support/certs.h"
+
+extern char** environ;
+
+namespace seedhop::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+const fs::path kRoot = SEEDHOP_SOURCE_DIR;
+const fs::path kBuild = SEEDHOP_BINARY_DIR;
+constexpr char kBlockedShoot[] = "shoot--dev--blocked";
+
+// A binary Prometheus scrapes. `job` is its name in the "exported by" column of docs/metrics.md;
+// in `args`, {port}, {dir} and {kubeconfig} are replaced before the binary starts.
+struct Target {
+  std::string job;
+  std::string binary;  // relative to the build directory
+  std::string scheme;  // http or https (https: the serving certificate in {dir}/tls.*)
+  std::vector<std::string> args;
+};
+
+const std::vector<Target>& Targets() {
+  static const std::vector<Target> targets = {
+      {"webhook",
+       "webhook/seedhop-webhook",
+       "https",
+       {"--address=127.0.0.1", "--port={port}", "--cert-file={dir}/tls.crt",
+        "--key-file={dir}/tls.key", "--kubeconfig={kubeconfig}", "--log-level=warn"}},
+      {"auditor",
+       "auditor/seedhop-auditor",
+       "http",
+       {"serve", "--interval=2s", "--listen=127.0.0.1:{port}", "--kubeconfig={kubeconfig}",
+        "--log-level=warn"}},
+  };
+  return targets;
+}
+
+// One row of docs/metrics.md.
+struct DocumentedMetric {
+  std::string name;
+  std::string type;
+  std::set<std::string> exported_by;
+};
+
+std::string Trim(const std::string& text) {
+  const auto first = text.find_first_not_of(" `");
+  const auto last = text.find_last_not_of(" `");
+  return first == std::string::npos ? "" : text.substr(first, last - first + 1);
+}
+
+std::vector<DocumentedMetric> ParseMetricsDoc() {
+  std::ifstream in(kRoot / "docs" / "metrics.md");
+  std::vector<DocumentedMetric> rows;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.starts_with("| `seedhop_"))
+      continue;
+    std::vector<std::string> cells;
+    std::stringstream stream(line.substr(1));
+    for (std::string cell; std::getline(stream, cell, '|');)
+      cells.push_back(Trim(cell));
+    EXPECT_GE(cells.size(), 5u) << line;
+    if (cells.size() < 5)
+      continue;
+    DocumentedMetric row{cells[0], cells[1], {}};
+    std::stringstream binaries(cells[3]);
+    for (std::string binary; std::getline(binaries, binary, ',');)
+      row.exported_by.insert(Trim(binary));
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+uint16_t FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    ADD_FAILURE() << "no free port";
+  }
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+// A child process with its output in `log`; stopped with SIGTERM (SIGKILL after 5 s).
+class Process {
+ public:
+  Process(const std::vector<std::string>& argv, const fs::path& log) : log_(log) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    std::vector<char*> args;
+    for (const auto& arg : argv)
+      args.push_back(const_cast<char*>(arg.c_str()));
+    args.push_back(nullptr);
+    if (posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0)
+      pid_ = -1;
+    posix_spawn_file_actions_destroy(&actions);
+    EXPECT_GT(pid_, 0) << "cannot start " << argv[0];
+  }
+  ~Process() {
+    if (pid_ <= 0)
+      return;
+    ::kill(pid_, SIGTERM);
+    for (int i = 0; i < 100; ++i) {
+      if (::waitpid(pid_, nullptr, WNOHANG) == pid_)
+        return;
+      std::this_thread::sleep_for(50ms);
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  // The process's output so far, for failure messages.
+  std::string Log() const {
+    std::ifstream in(log_);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
+ private:
+  pid_t pid_ = -1;
+  fs::path log_;
+};
+
+std::string Replace(std::string text, const std::map<std::string, std::string>& values) {
+  for (const auto& [key, value] : values) {
+    for (auto at = text.find(key); at != std::string::npos; at = text.find(key, at + value.size()))
+      text.replace(at, key.size(), value);
+  }
+  return text;
+}
+
+std::string UrlEncode(const std::string& text) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// Runs `command`; returns its exit status and combined output.
+std::pair<int, std::string> RunCommand(const std::string& command) {
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  std::string out;
+  char buffer[4096];
+  while (pipe != nullptr) {
+    const size_t n = std::fread(buffer, 1, sizeof buffer, pipe);
+    if (n == 0)
+      break;
+    out.append(buffer, n);
+  }
+  const int status = pipe == nullptr ? -1 : ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+void WriteText(const fs::path& path, const std::string& text) {
+  ASSERT_TRUE(WriteFile(path.string(), text).ok()) << path;
+}
+
+class PrometheusTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { suite_ = new Suite(); }
+  static void TearDownTestSuite() {
+    delete suite_;
+    suite_ = nullptr;
+  }
+
+  // Everything the tests share: started once, since Prometheus needs a few scrapes.
+  struct Suite {
+    Suite() : emulator(emulator::EmulatorOptions{}) {
+      dir = fs::temp_directory_path() / ("seedhop-monitoring-" + std::to_string(::getpid()));
+      fs::create_directories(dir);
+      EXPECT_TRUE(emulator.Start().ok());
+      kubeconfig = (dir / "kubeconfig").string();
+      EXPECT_TRUE(emulator.WriteKubeconfig(kubeconfig).ok());
+      kube::RestConfig rest;
+      rest.server = emulator.url();
+      rest.ca_pem = emulator.ca_pem();
+      rest.token = emulator.token();
+      client = std::make_unique<kube::Client>(rest);
+      LoadSeed();
+
+      ca = MakeCa("seedhop-monitoring-ca");
+      // Valid for a day: SeedhopCertificateExpiryImminent must see it.
+      const CertPair leaf = MakeLeaf(ca, "seedhop", {"127.0.0.1"});
+      WriteText(dir / "tls.crt", leaf.cert_pem);
+      WriteText(dir / "tls.key", leaf.key_pem);
+      WriteText(dir / "ca.crt", ca.cert_pem);
+      scraper = std::make_unique<http::Client>(http::ClientOptions{.ca_pem = ca.cert_pem});
+
+      std::string scrape_configs;
+      for (const Target& target : Targets()) {
+        const uint16_t port = FreePort();
+        const std::map<std::string, std::string> values = {{"{port}", std::to_string(port)},
+                                                           {"{dir}", dir.string()},
+                                                           {"{kubeconfig}", kubeconfig}};
+        std::vector<std::string> argv = {(kBuild / target.binary).string()};
+        for (const auto& arg : target.args)
+          argv.push_back(Replace(arg, values));
+        processes.push_back(std::make_unique<Process>(argv, dir / (target.job + ".log")));
+        endpoints[target.job] = target.scheme + "://127.0.0.1:" + std::to_string(port) + "/metrics";
+        scrape_configs += "  - job_name: " + target.job + "\n    scheme: " + target.scheme +
+                          "\n    tls_config: {ca_file: " + (dir / "ca.crt").string() +
+                          "}\n    static_configs: [{targets: ['127.0.0.1:" + std::to_string(port) +
+                          "']}]\n";
+      }
+      WriteText(dir / "prometheus.yml",
+                "global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}\n"
+                "scrape_configs:\n" +
+                    scrape_configs);
+      const uint16_t port = FreePort();
+      prometheus_url = "http://127.0.0.1:" + std::to_string(port);
+      processes.push_back(std::make_unique<Process>(
+          std::vector<std::string>{
+              "/usr/bin/prometheus", "--config.file=" + (dir / "prometheus.yml").string(),
+              "--storage.tsdb.path=" + (dir / "data").string(),
+              "--web.listen-address=127.0.0.1:" + std::to_string(port), "--log.level=warn"},
+          dir / "prometheus.log"));
+      SendAdmissionReview();
+    }
+    ~Suite() {
+      processes.clear();
+      client.reset();
+      emulator.Stop();
+      fs::remove_all(dir);
+    }
+
+    // The EtcdPlan CRD the webhook watches, and a shoot namespace the auditor finds blocked: the
+    // auditor's reference namespace with its leases renewed now.
+    void LoadSeed() {
+      auto crds = yaml::ReadDocuments((kRoot / "manifests" / "crds" / "etcdplans.yaml").string());
+      ASSERT_TRUE(crds.ok() && !crds->empty());
+      ASSERT_TRUE(
+          client
+              ->Create({"apiextensions.k8s.io", "v1", "customresourcedefinitions", ""}, crds->at(0))
+              .ok());
+      ASSERT_TRUE(
+          client
+              ->Create({"", "v1", "namespaces", ""}, {{"apiVersion", "v1"},
+                                                      {"kind", "Namespace"},
+                                                      {"metadata", {{"name", kBlockedShoot}}}})
+              .ok());
+      const auditor::NamespaceSnapshot shoot = auditor::testing::ReferenceNamespace();
+      const std::string now =
+          auditor::FormatTimestamp(std::chrono::time_point_cast<std::chrono::microseconds>(
+              std::chrono::system_clock::now()));
+      const std::vector<std::pair<kube::ResourceRef, const std::vector<json>*>> lists = {
+          {{"coordination.k8s.io", "v1", "leases", kBlockedShoot}, &shoot.leases},
+          {{"", "v1", "configmaps", kBlockedShoot}, &shoot.configmaps},
+          {{"", "v1", "endpoints", kBlockedShoot}, &shoot.endpoints},
+          {{"apps", "v1", "deployments", kBlockedShoot}, &shoot.deployments},
+          {{"apps", "v1", "statefulsets", kBlockedShoot}, &shoot.statefulsets},
+          {{"", "v1", "pods", kBlockedShoot}, &shoot.pods}};
+      for (const auto& [ref, objects] : lists) {
+        for (json object : *objects) {
+          object["metadata"]["namespace"] = kBlockedShoot;
+          for (const char* key : {"uid", "resourceVersion", "creationTimestamp"})
+            object["metadata"].erase(key);
+          if (ref.resource == "leases" && object.contains("spec")) {
+            // Held for the whole test: an expired lease is no lock and no blocker.
+            object["spec"]["renewTime"] = now;
+            object["spec"]["leaseDurationSeconds"] = 3600;
+          }
+          auto created = client->Create(ref, object);
+          ASSERT_TRUE(created.ok()) << created.error().message();
+        }
+      }
+    }
+
+    // One real admission request, so that the request histograms have observations.
+    void SendAdmissionReview() {
+      auto review = ReadFile((fs::path(SEEDHOP_SHARED_DIR) / "reference" / "admission" /
+                              "etcd-sts-update.request.json")
+                                 .string());
+      ASSERT_TRUE(review.ok()) << review.error().message();
+      const std::string url = endpoints.at("webhook");
+      http::ClientRequest request{.method = "POST",
+                                  .url = url.substr(0, url.rfind('/')) + "/mutate",
+                                  .headers = {{"content-type", "application/json"}},
+                                  .body = *review};
+      for (int attempt = 0; attempt < 100; ++attempt) {
+        auto response = scraper->Send(request);
+        if (response.ok() && response->status == 200)
+          return;
+        std::this_thread::sleep_for(100ms);
+      }
+      ADD_FAILURE() << "the webhook never admitted the review:\n" << Logs();
+    }
+
+    std::string Logs() const {
+      std::string logs;
+      for (const auto& process : processes)
+        logs += process->Log();
+      return logs;
+    }
+
+    emulator::Emulator emulator;
+    fs::path dir;
+    std::string kubeconfig;
+    std::unique_ptr<kube::Client> client;
+    CertPair ca;
+    std::unique_ptr<http::Client> scraper;
+    std::map<std::string, std::string> endpoints;  // job -> metrics URL
+    std::vector<std::unique_ptr<Process>> processes;
+    std::string prometheus_url;
+  };
+
+  // The `data.result` of an instant query, or why there is none (Prometheus not up yet, or it
+  // refused the query).
+  static Result<json> TryQuery(const std::string& promql) {
+    http::Client client(http::ClientOptions{});
+    auto response =
+        client.Send({.url = suite_->prometheus_url + "/api/v1/query?query=" + UrlEncode(promql)});
+    if (!response.ok())
+      return response.error();
+    const json body = json::parse(response->body, nullptr, false);
+    if (!body.is_object() || body.value("status", "") != "success" || !body.contains("data"))
+      return Error(ErrorCode::kInvalid,
+                   "HTTP " + std::to_string(response->status) + ": " + response->body);
+    return body["data"].value("result", json::array());
+  }
+
+  // TryQuery that fails the test on an error.
+  static json Query(const std::string& promql) {
+    auto result = TryQuery(promql);
+    if (!result.ok()) {
+      ADD_FAILURE() << promql << ": " << result.error().message();
+      return json::array();
+    }
+    return *result;
+  }
+
+  // The documented metrics of jobs Prometheus scrapes that it does not have (yet), as
+  // "job: name" lines.
+  static std::vector<std::string> MissingMetrics() {
+    std::vector<std::string> missing;
+    for (const auto& metric : ParseMetricsDoc()) {
+      for (const auto& job : metric.exported_by) {
+        if (!suite_->endpoints.contains(job))
+          continue;
+        const std::string series =
+            metric.type == "histogram" ? metric.name + "_count" : metric.name;
+        auto found = TryQuery("count(" + series + "{job=\"" + job + "\"})");
+        if (!found.ok() || found->empty())
+          missing.push_back(job + ": " + metric.name);
+      }
+    }
+    return missing;
+  }
+
+  // Waits (up to 30 s) until every documented metric of every scraped job is in Prometheus.
+  static void WaitForMetrics() {
+    std::vector<std::string> missing;
+    for (int i = 0; i < 60; ++i) {
+      missing = MissingMetrics();
+      if (missing.empty())
+        return;
+      std::this_thread::sleep_for(500ms);
+    }
+    ADD_FAILURE() << "still missing after 30 s:\n"
+                  << ::testing::PrintToString(missing) << "\n"
+                  << suite_->Logs();
+  }
+
+  static Suite* suite_;
+};
+
+PrometheusTest::Suite* PrometheusTest::suite_ = nullptr;
+
+TEST_F(PrometheusTest, EveryDocumentedMetricIsServed) {
+  const auto documented = ParseMetricsDoc();
+  ASSERT_GE(documented.size(), 30u) << "docs/metrics.md table not parsed";
+  std::set<std::string> unscraped;
+  for (const auto& metric : documented) {
+    for (const auto& job : metric.exported_by) {
+      if (!suite_->endpoints.contains(job))
+        unscraped.insert(job);
+    }
+  }
+  // The migrator has no binary yet; its rows are checked once Targets() lists it.
+  EXPECT_TRUE(unscraped.empty() || unscraped == std::set<std::string>{"migrator"})
+      << ::testing::PrintToString(unscraped);
+  WaitForMetrics();
+  EXPECT_EQ(MissingMetrics(), std::vector<std::string>{});
+  for (const auto& [job, url] : suite_->endpoints) {
+    const json up = Query("up{job=\"" + job + "\"}");
+    ASSERT_EQ(up.size(), 1u) << job;
+    EXPECT_EQ(up[0]["value"][1], "1") << job;
+  }
+}
+
+TEST_F(PrometheusTest, EveryServedMetricIsDocumented) {
+  WaitForMetrics();
+  std::set<std::string> documented;
+  for (const auto& metric : ParseMetricsDoc()) {
+    documented.insert(metric.name);
+    if (metric.type == "histogram") {
+      for (const char* suffix : {"_bucket", "_sum", "_count"})
+        documented.insert(metric.name + suffix);
+    }
+  }
+  const json served = Query("count by (__name__) ({__name__=~\"seedhop_.+\"})");
+  EXPECT_GE(served.size(), 20u);
+  for (const auto& series : served) {
+    const std::string name = series["metric"].value("__name__", "");
+    EXPECT_TRUE(documented.contains(name)) << name << " is served but not in docs/metrics.md";
+  }
+}
+
+TEST_F(PrometheusTest, EveryAlertEvaluatesAndTheObservableOnesFire) {
+  WaitForMetrics();
+  auto rule =
+      yaml::ReadDocuments((kRoot / "manifests" / "monitoring" / "prometheusrule.yaml").string());
+  ASSERT_TRUE(rule.ok()) << rule.error().message();
+  std::map<std::string, json> results;
+  for (const auto& group : rule->at(0)["spec"]["groups"]) {
+    for (const auto& alert : group["rules"])
+      results[alert["alert"].get<std::string>()] = Query(alert["expr"].get<std::string>());
+  }
+  ASSERT_GE(results.size(), 10u);
+  // The setup makes these true or false; the rest stay empty on a healthy, idle seed.
+  EXPECT_TRUE(results.at("SeedhopWebhookDown").empty());
+  ASSERT_EQ(results.at("SeedhopCertificateExpiryImminent").size(), 1u)
+      << "want the webhook's one-day certificate, and never the auditor's plain HTTP (0)";
+  EXPECT_EQ(results.at("SeedhopCertificateExpiryImminent")[0]["metric"]["job"], "webhook");
+  ASSERT_EQ(results.at("SeedhopAuditorBlockers").size(), 1u);
+  EXPECT_EQ(results.at("SeedhopAuditorBlockers")[0]["metric"]["namespace"], kBlockedShoot);
+  EXPECT_TRUE(results.at("SeedhopPlanCacheNotSynced").empty());
+  EXPECT_TRUE(results.at("SeedhopAuditorStale").empty());
+}
+
+TEST_F(PrometheusTest, EveryDashboardQueryEvaluates) {
+  WaitForMetrics();
+  std::ifstream in(kRoot / "manifests" / "monitoring" / "dashboards" / "seedhop-migration.json");
+  const json dashboard = json::parse(in);
+  size_t queries = 0;
+  for (const auto& panel : dashboard["panels"]) {
+    for (const auto& target : panel.value("targets", json::array())) {
+      // Grafana substitutes the variable's "All" value (allValue) before Prometheus sees it.
+      Query(Replace(target["expr"].get<std::string>(), {{"$shoot_namespace", ".*"}}));
+      ++queries;
+    }
+  }
+  EXPECT_GE(queries, 15u);
+  const json blockers = Query("max by (namespace) (seedhop_auditor_blockers) > 0");
+  EXPECT_EQ(blockers.size(), 1u);
+}
+
+TEST_F(PrometheusTest, PromtoolFindsNoProblems) {
+  WaitForMetrics();
+  for (const auto& [job, url] : suite_->endpoints) {
+    auto response = suite_->scraper->Send({.url = url});
+    ASSERT_TRUE(response.ok()) << job << ": " << response.error().message();
+    const fs::path exposition = suite_->dir / (job + ".metrics");
+    WriteText(exposition, response->body);
+    auto [code, out] = RunCommand("promtool check metrics < " + exposition.string());
+    EXPECT_EQ(code, 0) << job << ":\n" << out;
+  }
+  auto rule =
+      yaml::ReadDocuments((kRoot / "manifests" / "monitoring" / "prometheusrule.yaml").string());
+  ASSERT_TRUE(rule.ok()) << rule.error().message();
+  const fs::path rules = suite_->dir / "rules.json";  // JSON is YAML: promtool reads it
+  WriteText(rules, rule->at(0)["spec"].dump());
+  auto [code, out] = RunCommand("promtool check rules " + rules.string());
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("SUCCESS"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace seedhop::testing
