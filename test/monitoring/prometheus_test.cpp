@@ -3,11 +3,9 @@
 // admission request give something to report. Checks docs/metrics.md against what is served (both
 // ways), evaluates every alert and dashboard query, and runs promtool on the metrics and rules.
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,8 +25,7 @@
 #include "test/auditor/fixtures.h"
 #include "test/emulator/emulator.h"
 #include "test/support/certs.h"
-
-extern char** environ;
+#include "test/support/process.h"
 
 namespace seedhop::testing {
 namespace {
@@ -115,45 +112,23 @@ uint16_t FreePort() {
   return ntohs(address.sin_port);
 }
 
-// A child process with its output in `log`; stopped with SIGTERM (SIGKILL after 5 s).
+// A child process with its output in `log`, stopped with SIGTERM (SIGKILL after 5 s).
 class Process {
  public:
   Process(const std::vector<std::string>& argv, const fs::path& log) : log_(log) {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    std::vector<char*> args;
-    for (const auto& arg : argv)
-      args.push_back(const_cast<char*>(arg.c_str()));
-    args.push_back(nullptr);
-    if (posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ) != 0)
-      pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
-    EXPECT_GT(pid_, 0) << "cannot start " << argv[0];
+    auto pid = SpawnProcess({argv, log.string(), {}});
+    EXPECT_TRUE(pid.ok()) << argv[0] << ": " << pid.error().message();
+    pid_ = pid.ok() ? *pid : -1;
   }
   ~Process() {
-    if (pid_ <= 0)
-      return;
-    ::kill(pid_, SIGTERM);
-    for (int i = 0; i < 100; ++i) {
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_)
-        return;
-      std::this_thread::sleep_for(50ms);
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
+    if (pid_ > 0)
+      StopProcess(pid_, SIGTERM, 5s);
   }
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
 
-  // The process's output so far, for failure messages.
-  std::string Log() const {
-    std::ifstream in(log_);
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
+  // The end of the process's output, for failure messages.
+  std::string Log() const { return log_.string() + ":\n" + FileTail(log_.string(), 4096); }
 
  private:
   pid_t pid_ = -1;
