@@ -1,6 +1,8 @@
 #include "test/lab/statefulset_runner.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +27,10 @@ const kube::ResourceRef kStatefulSets{"apps", "v1", "statefulsets", ""};
 
 constexpr auto kFirstBackoff = 250ms;
 constexpr auto kMaxBackoff = 4000ms;
+// How often a pod that cannot start yet asks the cluster again. etcd-backup-restore retries
+// inside the running container (pkg/member/member_control.go RetryPeriod, 2 s), so kubelet's
+// backoff does not apply.
+constexpr auto kRetryPeriod = 1000ms;
 
 // kubelet's managed header (pkg/kubelet/kubelet_pods.go managedHostsHeader and
 // managedHostsFileContent) up to the pod's own entry.
@@ -196,6 +202,23 @@ Status SeedRunner::Start() {
   if (::access(options_.etcd_binary.c_str(), X_OK) != 0)
     return Error(ErrorCode::kNotFound, context + ": " + options_.etcd_binary +
                                            " not found (apt-get install etcd-server)");
+  // Pod addresses are a function of the seed index: two runners with one index on one machine
+  // would fight over them (two test binaries, or a lab next to a test). The kernel drops the
+  // lock when this process ends.
+  const std::string lock_path =
+      (fs::temp_directory_path() /
+       ("seedhop-lab-seed-" + std::to_string(options_.seed_index) + ".lock"))
+          .string();
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0 || ::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    const std::string reason = std::strerror(errno);
+    if (lock_fd_ >= 0)
+      ::close(lock_fd_);
+    lock_fd_ = -1;
+    return Error(ErrorCode::kConflict,
+                 context + ": seed index in use by another runner on this machine (" + lock_path +
+                     ": " + reason + ")");
+  }
   std::error_code error;
   for (const char* dir : {"pods", "pvc"}) {
     fs::create_directories(fs::path(options_.work_dir) / dir, error);
@@ -237,6 +260,9 @@ void SeedRunner::Stop() {
   wake_.notify_all();
   if (thread_.joinable())
     thread_.join();
+  if (lock_fd_ >= 0)
+    ::close(lock_fd_);
+  lock_fd_ = -1;
 }
 
 std::string SeedRunner::SeedHostsPath() const {
@@ -396,6 +422,10 @@ void SeedRunner::Reconcile(int etcd_index) {
     spec.revision = set.name + "-" + TemplateHash(pod_template);
     spec.host_aliases =
         pod_template.value("spec", json::object()).value("hostAliases", json::array());
+    // Pod addresses and the member-list search cover ordinals 0..kMaxOrdinals-1 only: leave the
+    // pods as they are rather than run some of a StatefulSet outside them.
+    if (spec.start < 0 || spec.replicas < 0 || spec.start + spec.replicas > kMaxOrdinals)
+      return;
   } else if (object.error().code() != ErrorCode::kNotFound) {
     // The API server is unreachable: leave the pods as they are until it answers again.
     return;
@@ -596,11 +626,7 @@ void SeedRunner::StartContainers() {
       if (started.ok())
         continue;
       const std::string detail = started.error().message();
-      {
-        std::lock_guard lock(mutex_);
-        pod->next_start = Clock::now() + pod->backoff;
-        pod->backoff = std::min(pod->backoff * 2, std::chrono::milliseconds(kMaxBackoff));
-      }
+      pod->next_start = Clock::now() + kRetryPeriod;
       if (detail != pod->waiting) {
         pod->waiting = detail;
         Emit(*pod, PodEventKind::kWaiting, detail);

@@ -22,7 +22,8 @@
 //   header and the template's hostAliases as they are then (pkg/kubelet/kubelet_pods.go
 //   managedHostsFileContent). A container restart (crash, KillPod, member removed) keeps the pod
 //   and its hosts file; only replacing the pod (a roll) picks up new aliases. Restarts back off
-//   from 250 ms, doubling up to 4 s, reset once the pod is ready (kubelet starts at 10 s).
+//   from 250 ms, doubling up to 4 s, reset once the pod is ready (kubelet starts at 10 s). A pod
+//   the initializer holds back (below) asks again every second.
 // - cluster DNS: the headless peer Service (publishNotReadyAddresses, as druid sets it) gives
 //   every pod that exists on THIS seed the names `<pod>.<sts>-peer.<ns>.svc[.cluster.local]`. The
 //   lab appends those records to every pod's hosts file, leaving out names the pod has a hostAlias
@@ -79,8 +80,8 @@ class Client;
 
 namespace seedhop::lab {
 
-// Ordinals the runner looks for on other seeds when it asks for a member list: 0..kMaxOrdinals-1
-// (migrator/planner.h uses the same bound).
+// Ordinals the runner runs and looks for when it asks for a member list: 0..kMaxOrdinals-1
+// (migrator/planner.h uses the same bound). A StatefulSet reaching past them is left as it is.
 inline constexpr int kMaxOrdinals = 32;
 inline constexpr int kClientPort = 2379;
 inline constexpr int kPeerPort = 2380;
@@ -178,10 +179,12 @@ class SeedRunner {
   SeedRunner(const SeedRunner&) = delete;
   SeedRunner& operator=(const SeedRunner&) = delete;
 
-  // Checks the options and the etcd binary, prepares the work directory and starts the loop.
-  // REQUIRES: called once.
+  // Checks the options and the etcd binary, takes the machine-wide lock on the seed index (a
+  // kConflict error while another runner holds it), prepares the work directory and starts the
+  // loop. REQUIRES: called once.
   Status Start();
-  // Ends the loop, SIGKILLs every etcd and joins the thread. Data directories stay. Idempotent.
+  // Ends the loop, SIGKILLs every etcd, joins the thread and releases the seed index. Data
+  // directories stay. Idempotent.
   void Stop();
 
   // The seed-wide hosts file: localhost and the seed's cluster-DNS records only, kept current.
@@ -240,6 +243,7 @@ class SeedRunner {
   std::map<std::pair<int, int>, std::unique_ptr<PodRecord>> pods_;  // (etcd_index, ordinal)
   std::vector<std::unique_ptr<SetRecord>> sets_;                    // by etcd_index
   std::string seed_hosts_;  // last content written to SeedHostsPath()
+  int lock_fd_ = -1;        // holds the machine-wide lock on the seed index
   std::thread thread_;
 };
 
