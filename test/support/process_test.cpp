@@ -43,7 +43,8 @@ TEST_F(ProcessTest, ABindMountedFileIsPrivateAndFollowsRewritesInPlace) {
   ASSERT_TRUE(RewriteInPlace(hosts, "127.1.2.3\tfirst-view\n").ok());
   auto before = ReadFile("/etc/hosts");
   ASSERT_TRUE(before.ok());
-  auto pid = SpawnProcess({{"/bin/sh", "-c", "cat /etc/hosts; sleep 1; cat /etc/hosts"},
+  // `$$` is the shell's own pid: the pid returned is the program's, with nothing in between.
+  auto pid = SpawnProcess({{"/bin/sh", "-c", "echo $$; cat /etc/hosts; sleep 1; cat /etc/hosts"},
                            dir_ + "/log",
                            {{hosts, "/etc/hosts"}}});
   ASSERT_TRUE(pid.ok()) << pid.error().message();
@@ -51,7 +52,22 @@ TEST_F(ProcessTest, ABindMountedFileIsPrivateAndFollowsRewritesInPlace) {
   // The parent keeps its own file while the child runs.
   EXPECT_EQ(*ReadFile("/etc/hosts"), *before);
   ASSERT_TRUE(RewriteInPlace(hosts, "127.1.2.4\tsecond-view\n").ok());
-  EXPECT_EQ(Finish(*pid), "127.1.2.3\tfirst-view\n127.1.2.4\tsecond-view\n");
+  EXPECT_EQ(Finish(*pid),
+            std::to_string(*pid) + "\n127.1.2.3\tfirst-view\n127.1.2.4\tsecond-view\n");
+}
+
+TEST_F(ProcessTest, TheChildDiesWithTheThreadThatSpawnedIt) {
+  // With a bind mount too: the death signal must survive unshare and exec.
+  ASSERT_TRUE(RewriteInPlace(dir_ + "/hosts", "").ok());
+  Result<pid_t> pid = Error(ErrorCode::kInternal, "not spawned");
+  std::thread spawner([&] {
+    pid = SpawnProcess({{"/bin/sleep", "30"}, dir_ + "/log", {{dir_ + "/hosts", "/etc/hosts"}}});
+  });
+  spawner.join();
+  ASSERT_TRUE(pid.ok()) << pid.error().message();
+  int status = 0;
+  ::waitpid(*pid, &status, 0);
+  EXPECT_EQ(DescribeExit(status), "killed by signal 9");
 }
 
 TEST_F(ProcessTest, AFailingBindMountEndsTheChildWithAReason) {
@@ -65,7 +81,8 @@ TEST_F(ProcessTest, AFailingBindMountEndsTheChildWithAReason) {
 }
 
 TEST_F(ProcessTest, StopProcessEscalatesToSigkill) {
-  // An ignored SIGTERM stays ignored across exec, so only the SIGKILL after the grace period ends it.
+  // An ignored SIGTERM stays ignored across exec, so only the SIGKILL after the grace period ends
+  // it.
   auto pid = SpawnProcess({{"/bin/sh", "-c", "trap '' TERM; exec sleep 5"}, dir_ + "/log", {}});
   ASSERT_TRUE(pid.ok());
   std::this_thread::sleep_for(100ms);
