@@ -180,7 +180,8 @@ struct SeedRunner::PodRecord {
 struct SeedRunner::MemberView {
   bool answered = false;
   std::vector<etcd::Member> members;
-  std::string problem;  // why nobody answered
+  std::string problem;         // why nobody answered
+  bool local_running = false;  // a pod of the StatefulSet runs on this seed
 };
 
 SeedRunner::SeedRunner(RunnerOptions options, EventCallback on_event)
@@ -581,9 +582,12 @@ SeedRunner::MemberView SeedRunner::AskMembers(int etcd_index) {
     if (seen.insert(address).second)
       endpoints.push_back(ClientUrl(address));
   };
+  MemberView view;
   for (const auto& [key, pod] : pods_) {
-    if (key.first == etcd_index && pod->pid > 0)
+    if (key.first == etcd_index && pod->pid > 0) {
       add(pod->address);
+      view.local_running = true;
+    }
   }
   std::vector<int> seeds = options_.lab_seeds;
   if (seeds.empty())
@@ -593,10 +597,9 @@ SeedRunner::MemberView SeedRunner::AskMembers(int etcd_index) {
       add(PodAddress(seed, etcd_index, ordinal));
   }
   http::ClientOptions client_options;
-  client_options.connect_timeout = 300ms;
-  client_options.request_timeout = 1000ms;
+  client_options.connect_timeout = 1000ms;
+  client_options.request_timeout = 3000ms;
   etcd::Client client(endpoints, client_options);
-  MemberView view;
   auto members = client.MemberList();
   if (members.ok()) {
     view.answered = true;
@@ -649,6 +652,12 @@ Status SeedRunner::StartContainer(PodRecord& pod, const MemberView& view) {
     bool any_data = false;
     for (int ordinal = 0; ordinal < kMaxOrdinals && !any_data; ++ordinal)
       any_data = fs::exists(PvcDir(pod.etcd_index, ordinal) + "/new.etcd/member", ignored);
+    if (view.local_running) {
+      // A member runs here but did not answer in time (a loaded machine): starting from old data
+      // now could revive a removed member until its peers tell it so. Ask again.
+      return Error(ErrorCode::kUnavailable,
+                   "members running on this seed do not answer: " + view.problem);
+    }
     if (has_data) {
       how = "restart from its data (no member answers)";
     } else if (!any_data && spec.Wants(pod.ordinal)) {

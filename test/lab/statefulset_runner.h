@@ -33,7 +33,8 @@
 // - etcd-backup-restore's initializer (gardener/etcd-backup-restore pkg/initializer,
 //   pkg/member/member_control.go), before every container start: ask the cluster for its member
 //   list (the runner, as kubelet, reaches every pod address of the lab's seeds directly), then
-//     * no member answers: restart from the data directory if there is one; else, when no pod of
+//     * no member answers: wait while another pod of the StatefulSet runs on this seed (it was
+//       only slow); else restart from the data directory if there is one; else, when no pod of
 //       the StatefulSet on this seed has data yet, bootstrap a new cluster of all of
 //       [start, start + replicas) (--initial-cluster-state new); else wait;
 //     * the pod's member is listed (by name or by peer URL) and has published client URLs: restart

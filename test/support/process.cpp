@@ -71,6 +71,16 @@ Result<pid_t> SpawnProcess(const ProcessSpec& spec) {
     return Error(ErrorCode::kInternal,
                  "spawn " + program + ": open " + spec.log_path + ": " + std::strerror(errno));
   int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  // Closed by the child's exec (or exit): SpawnProcess returns only after the child has asked for
+  // its death signal, so that a spawning thread ending right away still takes the child along.
+  int started[2] = {-1, -1};
+  if (::pipe2(started, O_CLOEXEC) != 0) {
+    const int pipe_errno = errno;
+    ::close(log_fd);
+    if (null_fd >= 0)
+      ::close(null_fd);
+    return Error(ErrorCode::kInternal, "spawn " + program + ": pipe: " + std::strerror(pipe_errno));
+  }
   const pid_t parent = ::getpid();
   const long max_fd = std::min(::sysconf(_SC_OPEN_MAX), 65536L);
   pid_t pid = ::fork();
@@ -82,8 +92,10 @@ Result<pid_t> SpawnProcess(const ProcessSpec& spec) {
     ::dup2(log_fd, STDOUT_FILENO);
     ::dup2(log_fd, STDERR_FILENO);
     // Sockets of the caller's HTTP clients must not leak into the child.
-    for (long fd = STDERR_FILENO + 1; fd < max_fd; ++fd)
-      ::close(static_cast<int>(fd));
+    for (long fd = STDERR_FILENO + 1; fd < max_fd; ++fd) {
+      if (fd != started[1])
+        ::close(static_cast<int>(fd));
+    }
     if (!spec.bind_mounts.empty()) {
       // Private propagation first, as unshare(1) does: otherwise, where / is a shared mount, the
       // bind mounts would appear in the parent's namespace too.
@@ -108,6 +120,13 @@ Result<pid_t> SpawnProcess(const ProcessSpec& spec) {
   ::close(log_fd);
   if (null_fd >= 0)
     ::close(null_fd);
+  ::close(started[1]);
+  if (pid > 0) {
+    char ignored;
+    while (::read(started[0], &ignored, 1) < 0 && errno == EINTR) {
+    }
+  }
+  ::close(started[0]);
   if (pid < 0)
     return Error(ErrorCode::kInternal, "spawn " + program + ": fork: " + std::strerror(fork_errno));
   return pid;

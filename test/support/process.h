@@ -35,8 +35,9 @@ struct ProcessSpec {
 Status RewriteInPlace(const std::string& path, const std::string& content);
 
 // Starts `spec` and returns its pid, which stays the pid of the exec'd program (no intermediate
-// process). The child gets SIGKILL when the thread that called SpawnProcess exits (the kernel's
-// PR_SET_PDEATHSIG tracks the forking thread), so call it from a thread that outlives the child.
+// process), once the child has exec'd (or failed to). The child gets SIGKILL when the thread that
+// called SpawnProcess exits (the kernel's PR_SET_PDEATHSIG tracks the forking thread), so call it
+// from a thread that outlives the child.
 // stdin is /dev/null; no other descriptor of this process leaks into the child. A failed bind
 // mount or exec ends the child with status 126/127 and a line in the log.
 // REQUIRES: spec.argv is not empty.

@@ -57,7 +57,8 @@ TEST_F(ProcessTest, ABindMountedFileIsPrivateAndFollowsRewritesInPlace) {
 }
 
 TEST_F(ProcessTest, TheChildDiesWithTheThreadThatSpawnedIt) {
-  // With a bind mount too: the death signal must survive unshare and exec.
+  // The thread ends as soon as SpawnProcess returns. With a bind mount too: the death signal must
+  // survive unshare and exec.
   ASSERT_TRUE(RewriteInPlace(dir_ + "/hosts", "").ok());
   Result<pid_t> pid = Error(ErrorCode::kInternal, "not spawned");
   std::thread spawner([&] {
