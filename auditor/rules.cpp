@@ -3,9 +3,9 @@
 #include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
-#include <fstream>
-#include <sstream>
 #include <utility>
+
+#include "common/io/file.h"
 
 namespace seedhop::auditor {
 namespace {
@@ -634,13 +634,11 @@ Result<Rules> ParseRules(std::string_view yaml, const Rules& base) {
 }
 
 Result<Rules> LoadRulesFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return Error(ErrorCode::kNotFound, "rules file " + path + ": cannot be read");
+  auto text = ReadFile(path);
+  if (!text.ok()) {
+    return text.error().Wrap("rules file");
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  auto rules = ParseRules(buffer.str(), DefaultRules());
+  auto rules = ParseRules(*text, DefaultRules());
   if (!rules.ok()) {
     return rules.error().Wrap("rules file " + path);
   }

@@ -12,6 +12,7 @@
 
 #include "auditor/rules.h"
 #include "common/result.h"
+#include "common/time/rfc3339.h"
 
 namespace seedhop::auditor {
 
@@ -45,14 +46,9 @@ struct SeedSnapshot {
   std::vector<Error> errors;  // e.g. listing namespaces was forbidden
 };
 
-// Time as Kubernetes writes it (RFC 3339, with or without fractional seconds), in microseconds.
-using Timestamp = std::chrono::sys_time<std::chrono::microseconds>;
-
-// Parses "2026-08-21T10:15:02.118347Z", "2021-03-02T09:41:07Z" or a "+hh:mm" offset form.
-std::optional<Timestamp> ParseTimestamp(std::string_view text);
-
-// Formats as RFC 3339 UTC with whole seconds ("2026-08-21T10:15:02Z").
-std::string FormatTimestamp(Timestamp t);
+using seedhop::FormatTimestamp;
+using seedhop::ParseTimestamp;
+using seedhop::Timestamp;
 
 // The objects reduced to the fields the audit reads, so that a seed with thousands of shoot
 // namespaces fits in memory. Auditing trimmed objects gives the same report as the originals.

@@ -1,5 +1,6 @@
 #include "common/cli/flags.h"
 
+#include <cctype>
 #include <charconv>
 
 namespace seedhop::cli {
@@ -20,11 +21,14 @@ Status FlagSet::Parse(const std::vector<std::string>& args) {
       positional_.insert(positional_.end(), args.begin() + static_cast<long>(i) + 1, args.end());
       break;
     }
-    if (arg.size() < 3 || arg.compare(0, 2, "--") != 0) {
+    // One-letter flags also take kubectl's short form: "-n NAME".
+    bool short_form =
+        arg.size() == 2 && arg[0] == '-' && std::isalpha(static_cast<unsigned char>(arg[1]));
+    if (!short_form && (arg.size() < 3 || arg.compare(0, 2, "--") != 0)) {
       positional_.push_back(arg);
       continue;
     }
-    std::string body = arg.substr(2);
+    std::string body = arg.substr(short_form ? 1 : 2);
     size_t equals = body.find('=');
     std::string name = body.substr(0, equals);
     auto it = flags_.find(name);
@@ -83,7 +87,7 @@ Result<std::chrono::milliseconds> FlagSet::GetDuration(std::string_view name) co
 std::string FlagSet::Usage() const {
   std::string out;
   for (const auto& [name, flag] : flags_) {
-    out += "  --" + name;
+    out += (name.size() == 1 ? "  -" : "  --") + name;
     if (!flag.is_bool || flag.default_value != "false") {
       out += " (default \"" + flag.default_value + "\")";
     }

@@ -1,5 +1,6 @@
 // A small command-line flag parser shared by the binaries: "--name=value", "--name value",
-// boolean "--name" / "--name=false", and positional arguments. Parsing is a pure function of argv.
+// boolean "--name" / "--name=false", "-n value" for one-letter names (kubectl's "-n", "-o"), and
+// positional arguments. Parsing is a pure function of argv.
 #pragma once
 
 #include <chrono>

@@ -15,7 +15,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <condition_variable>
-#include <fstream>
 #include <future>
 #include <list>
 #include <mutex>
@@ -25,6 +24,7 @@
 #include <vector>
 
 #include "common/http/tls.h"
+#include "common/io/file.h"
 #include "common/obs/log.h"
 #include "common/obs/metrics.h"
 
@@ -109,15 +109,6 @@ FileSignature Signature(const std::string& path) {
           static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
 }
 
-Result<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return Error(ErrorCode::kNotFound, "cannot read " + path);
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 struct RouteEntry {
   std::string label;  // metrics label: the path, or the prefix followed by '*'
   Handler handler;
@@ -179,11 +170,11 @@ class Server::Impl {
   }
 
   Status LoadCertificate() {
-    auto cert = ReadWholeFile(options_.cert_file);
-    auto key = ReadWholeFile(options_.key_file);
+    auto cert = ReadFile(options_.cert_file);
+    auto key = ReadFile(options_.key_file);
     std::string client_ca;
     if (!options_.client_ca_file.empty()) {
-      auto ca = ReadWholeFile(options_.client_ca_file);
+      auto ca = ReadFile(options_.client_ca_file);
       if (!ca)
         return CountReload(ca.error());
       client_ca = *ca;

@@ -7,27 +7,15 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "common/encoding/base64.h"
+#include "common/io/file.h"
 
 namespace seedhop::kube {
 
 namespace {
 
 namespace fs = std::filesystem;
-
-Result<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return Error(ErrorCode::kNotFound, "cannot read " + path + ": " + std::strerror(errno));
-  std::ostringstream content;
-  content << in.rdbuf();
-  if (in.bad())
-    return Error(ErrorCode::kInternal, "cannot read " + path);
-  return content.str();
-}
 
 std::string TrimSpace(std::string text) {
   size_t end = text.find_last_not_of(" \t\r\n");
@@ -128,7 +116,7 @@ Result<std::string> FileOrData(const YAML::Node& body, const char* file_key, con
   fs::path path(*file);
   if (path.is_relative() && !base_dir.empty())
     path = fs::path(base_dir) / path;
-  auto content = ReadWholeFile(path.string());
+  auto content = ReadFile(path.string());
   if (!content)
     return FieldError(where, file_key, content.error().message());
   return content;
@@ -281,7 +269,7 @@ Result<RestConfig> ParseKubeconfig(const std::string& yaml_text, const std::stri
 }
 
 Result<RestConfig> LoadKubeconfig(const std::string& path, const std::string& context) {
-  auto text = ReadWholeFile(path);
+  auto text = ReadFile(path);
   if (!text)
     return text.error().Wrap("kubeconfig");
   return ParseKubeconfig(*text, path, fs::path(path).parent_path().string(), context);
@@ -305,12 +293,12 @@ Result<RestConfig> InClusterConfig(const std::string& service_account_dir) {
   TokenSource probe(config);
   if (auto token = probe.Token(); !token)
     return token.error().Wrap(where + ": token");
-  auto ca = ReadWholeFile(service_account_dir + "/ca.crt");
+  auto ca = ReadFile(service_account_dir + "/ca.crt");
   if (!ca)
     return ca.error().Wrap(where + ": ca.crt");
   config.ca_pem = *ca;
   // The namespace file is optional, as in client-go.
-  if (auto ns = ReadWholeFile(service_account_dir + "/namespace"); ns && !TrimSpace(*ns).empty()) {
+  if (auto ns = ReadFile(service_account_dir + "/namespace"); ns && !TrimSpace(*ns).empty()) {
     config.default_namespace = TrimSpace(*ns);
   }
   return config;
@@ -326,7 +314,7 @@ Result<std::string> TokenSource::Token() {
   auto now = std::chrono::steady_clock::now();
   if (have_cached_ && now - read_at_ < refresh_)
     return cached_;
-  auto content = ReadWholeFile(token_file_);
+  auto content = ReadFile(token_file_);
   if (!content || TrimSpace(*content).empty()) {
     if (have_cached_)
       return cached_;  // keep the last good token, as client-go does

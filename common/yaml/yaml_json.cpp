@@ -2,9 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <fstream>
-#include <sstream>
-
+#include "common/io/file.h"
 #include "re2/re2.h"
 
 namespace seedhop::yaml {
@@ -75,12 +73,10 @@ Result<std::vector<nlohmann::json>> ParseDocuments(const std::string& text,
 }
 
 Result<std::vector<nlohmann::json>> ReadDocuments(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return Error(ErrorCode::kNotFound, "cannot read " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return ParseDocuments(text.str(), path);
+  auto text = ReadFile(path);
+  if (!text.ok())
+    return text.error();
+  return ParseDocuments(*text, path);
 }
 
 }  // namespace seedhop::yaml

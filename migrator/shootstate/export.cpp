@@ -1,12 +1,12 @@
 #include "migrator/shootstate/export.h"
 
 #include <algorithm>
-#include <ctime>
 #include <map>
 #include <set>
 #include <tuple>
 
 #include "common/obs/log.h"
+#include "common/time/rfc3339.h"
 
 namespace seedhop::migrator::shootstate {
 namespace {
@@ -20,15 +20,6 @@ constexpr char kTimestampAnnotation[] = "gardener.cloud/timestamp";
 
 std::string NameOf(const json& object) {
   return object.value("metadata", json::object()).value("name", "");
-}
-
-std::string NowRfc3339() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof(buffer), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buffer;
 }
 
 // Splits "group/version" ("v1" for the core group).

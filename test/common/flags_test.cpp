@@ -24,6 +24,19 @@ TEST(FlagSet, ParsesBothValueFormsBooleansAndPositionals) {
   EXPECT_EQ(flags.positional(), (std::vector<std::string>{"serve", "x"}));
 }
 
+TEST(FlagSet, OneLetterFlagsTakeTheShortForm) {
+  FlagSet flags;
+  flags.String("n", "", "namespace");
+  flags.Bool("v", false, "verbose");
+  flags.String("name", "", "long");
+  ASSERT_TRUE(flags.Parse({"-n", "garden-dev", "obj", "-v", "-"}).ok());
+  EXPECT_EQ(flags.GetString("n"), "garden-dev");
+  EXPECT_TRUE(flags.GetBool("v"));
+  EXPECT_EQ(flags.positional(), (std::vector<std::string>{"obj", "-"}));
+  EXPECT_EQ(flags.Parse({"-x"}).error().message(), "unknown flag --x");
+  EXPECT_NE(flags.Usage().find("  -n (default"), std::string::npos);
+}
+
 TEST(FlagSet, DefaultsApplyWhenAbsent) {
   FlagSet flags = Declared();
   ASSERT_TRUE(flags.Parse({}).ok());
