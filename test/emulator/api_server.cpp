@@ -206,6 +206,21 @@ json Table(const std::vector<ObjectPtr>& items, const std::string& include,
           {"rows", rows}};
 }
 
+// The query a list, watch or deletecollection request asks for: its namespace and selectors.
+Result<ListQuery> SelectorQuery(const http::Request& request, const std::string& namespace_name) {
+  ListQuery query;
+  query.namespace_name = namespace_name;
+  auto labels = LabelSelector::Parse(request.QueryParam("labelSelector"));
+  if (!labels.ok())
+    return labels.error();
+  auto fields = FieldSelector::Parse(request.QueryParam("fieldSelector"));
+  if (!fields.ok())
+    return fields.error();
+  query.labels = std::move(labels).value();
+  query.fields = std::move(fields).value();
+  return query;
+}
+
 }  // namespace
 
 std::string AgeSince(const std::string& rfc3339, std::time_t now) {
@@ -461,16 +476,10 @@ http::Response ApiServer::Get(const Call& call) {
 }
 
 http::Response ApiServer::List(const Call& call) {
-  ListQuery query;
-  query.namespace_name = call.namespace_name;
-  auto labels = LabelSelector::Parse(call.request->QueryParam("labelSelector"));
-  if (!labels.ok())
-    return BadRequest(labels.error().message());
-  auto fields = FieldSelector::Parse(call.request->QueryParam("fieldSelector"));
-  if (!fields.ok())
-    return BadRequest(fields.error().message());
-  query.labels = std::move(labels).value();
-  query.fields = std::move(fields).value();
+  auto selected = SelectorQuery(*call.request, call.namespace_name);
+  if (!selected.ok())
+    return BadRequest(selected.error().message());
+  ListQuery query = std::move(selected).value();
   std::string limit = call.request->QueryParam("limit");
   if (!limit.empty()) {
     try {
@@ -510,12 +519,11 @@ http::Response ApiServer::List(const Call& call) {
 }
 
 http::Response ApiServer::Watch(const Call& call) {
-  auto labels = LabelSelector::Parse(call.request->QueryParam("labelSelector"));
-  if (!labels.ok())
-    return BadRequest(labels.error().message());
-  auto fields = FieldSelector::Parse(call.request->QueryParam("fieldSelector"));
-  if (!fields.ok())
-    return BadRequest(fields.error().message());
+  auto selected = SelectorQuery(*call.request, call.namespace_name);
+  if (!selected.ok())
+    return BadRequest(selected.error().message());
+  LabelSelector labels = std::move(selected->labels);
+  FieldSelector fields = std::move(selected->fields);
   std::string rv_text = call.request->QueryParam("resourceVersion");
   uint64_t start_rv = 0;
   if (!rv_text.empty()) {
@@ -537,9 +545,9 @@ http::Response ApiServer::Watch(const Call& call) {
   response.status = 200;
   response.headers["content-type"] = "application/json";
   response.stream = [this, key = call.key(), info = call.info, ns = call.namespace_name,
-                     labels = std::move(labels).value(), fields = std::move(fields).value(),
-                     start_rv, replay = rv_text.empty() || rv_text == "0", timeout_seconds,
-                     bookmarks, table, include](http::StreamWriter& writer) {
+                     labels = std::move(labels), fields = std::move(fields), start_rv,
+                     replay = rv_text.empty() || rv_text == "0", timeout_seconds, bookmarks, table,
+                     include](http::StreamWriter& writer) {
     auto render = [&](const char* type, const ObjectPtr& object) {
       std::string body = table ? Table({object}, include, "", "").dump() : object->json;
       return std::string(R"({"type":")") + type + R"(","object":)" + body + "}\n";
@@ -970,16 +978,10 @@ http::Response ApiServer::Delete(const Call& call) {
 }
 
 http::Response ApiServer::DeleteCollection(const Call& call) {
-  ListQuery query;
-  query.namespace_name = call.namespace_name;
-  auto labels = LabelSelector::Parse(call.request->QueryParam("labelSelector"));
-  if (!labels.ok())
-    return BadRequest(labels.error().message());
-  auto fields = FieldSelector::Parse(call.request->QueryParam("fieldSelector"));
-  if (!fields.ok())
-    return BadRequest(fields.error().message());
-  query.labels = std::move(labels).value();
-  query.fields = std::move(fields).value();
+  auto selected = SelectorQuery(*call.request, call.namespace_name);
+  if (!selected.ok())
+    return BadRequest(selected.error().message());
+  ListQuery query = std::move(selected).value();
   auto page = store_.List(call.key(), query);
   if (!page.ok())
     return BadRequest(page.error().message());
