@@ -134,6 +134,15 @@ class Seed {
            std::all_of(pods.begin(), pods.end(), [](const PodState& pod) { return pod.ready; });
   }
 
+  // True when pod `ordinal` was held back for a reason containing `reason`.
+  bool Waited(int ordinal, const std::string& reason) const {
+    auto events = Events();
+    return std::any_of(events.begin(), events.end(), [&](const PodEvent& event) {
+      return event.ordinal == ordinal && event.kind == PodEventKind::kWaiting &&
+             event.detail.find(reason) != std::string::npos;
+    });
+  }
+
   bool ReadyLearner(int ordinal) const {
     auto pod = runner_->Pod(kSts, ordinal);
     return pod && pod->ready && pod->learner;
@@ -372,14 +381,7 @@ TEST_F(RunnerTest, AnAddedLearnerJoinsWhenItsPodStartsAndCanBePromoted) {
 
   // A pod whose member the cluster does not list waits: the runner adds no members.
   seed.Patch({{"spec", {{"replicas", 4}}}});
-  ASSERT_TRUE(WaitFor([&] {
-    for (const auto& event : seed.Events()) {
-      if (event.ordinal == 3 && event.kind == PodEventKind::kWaiting &&
-          event.detail.find("not a member") != std::string::npos)
-        return true;
-    }
-    return false;
-  })) << seed.Dump();
+  ASSERT_TRUE(WaitFor([&] { return seed.Waited(3, "not a member"); })) << seed.Dump();
   EXPECT_FALSE(seed.runner().Pod(kSts, 3)->running);
 
   auto added = Eventually([&] { return etcd->MemberAdd({PodPeerUrl(kNamespace, kSts, 3)}, true); });
@@ -406,11 +408,8 @@ TEST_F(RunnerTest, ARemovedMemberWaitsNotReadyAndScaleDownStopsTheTopPod) {
   auto removed = Eventually([&] { return etcd->MemberRemove(top); });
   ASSERT_TRUE(removed.ok()) << removed.error().message();
   // Its etcd exits; the restarted container finds no member of its own and waits.
-  ASSERT_TRUE(WaitFor([&] {
-    auto trace = seed.Trace({PodEventKind::kExited, PodEventKind::kWaiting});
-    return Find(trace, "2:waiting") < trace.size();
-  })) << seed.Dump();
-  EXPECT_FALSE(seed.runner().Pod(kSts, 2)->ready);
+  ASSERT_TRUE(WaitFor([&] { return seed.Waited(2, "not a member"); })) << seed.Dump();
+  EXPECT_FALSE(seed.runner().Pod(kSts, 2)->ready) << seed.Dump();
   EXPECT_TRUE(WaitFor([&] { return Healthy(*etcd, 2); }));
 
   seed.Patch({{"spec", {{"replicas", 2}}}});
@@ -435,10 +434,7 @@ TEST_F(RunnerTest, OrderedReadyCreatesOnePodAtATimeAndDeletesFromTheTop) {
 
   // Pod 1 is no member yet, so it never gets ready, and pod 2 waits for it.
   seed.Patch({{"spec", {{"replicas", 3}}}});
-  ASSERT_TRUE(WaitFor([&] {
-    auto trace = seed.Trace({PodEventKind::kWaiting});
-    return Find(trace, "1:waiting") < trace.size();
-  })) << seed.Dump();
+  ASSERT_TRUE(WaitFor([&] { return seed.Waited(1, "not a member"); })) << seed.Dump();
   std::this_thread::sleep_for(1s);
   EXPECT_FALSE(seed.runner().Pod(kSts, 2).has_value()) << seed.Dump();
 
