@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "webhook/json_prune.h"
 
 namespace seedhop::webhook {
 
@@ -48,22 +49,26 @@ struct AdmissionRequest {
   std::string name;          // "" on CREATE with generateName
   std::string namespace_name;
   Operation operation = Operation::kCreate;
-  nlohmann::json object;      // a JSON object, or null (DELETE)
-  nlohmann::json old_object;  // null (CREATE), or the old object's metadata only
+  nlohmann::json object;  // a JSON object with what the decode filter selected, or null (DELETE)
+  bool has_old_object = false;  // request.oldObject is an object (UPDATE, DELETE); not kept
   bool dry_run = false;
 };
 
-// Nesting deeper than this is refused before parsing: no Kubernetes object comes close (a
-// StatefulSet review is about 15 levels deep), and recursive JSON code must stay off the stack
-// limit.
+// Nesting deeper than this is refused: no Kubernetes object comes close (a StatefulSet review is
+// about 15 levels deep), and recursive JSON code must stay off the stack limit.
 inline constexpr size_t kMaxJsonDepth = 128;
 
-// Decodes an AdmissionReview request body.
+// Decodes an AdmissionReview request body, building of request.object only what `object_filter`
+// selects (the policy's kEtcdObjectFilter; kWholeObject for all of it).
 // Returns kBadRequest, with a message fit for an HTTP 400 answer, when the body is not JSON, is
 // nested deeper than kMaxJsonDepth, is not an AdmissionReview of a known version, has no request
 // or no uid, has an unknown operation, or has fields of the wrong type. CREATE and UPDATE require
 // `object` to be a JSON object; elsewhere object/oldObject must be an object or null.
-Result<AdmissionRequest> DecodeAdmissionReview(std::string_view body);
+Result<AdmissionRequest> DecodeAdmissionReview(std::string_view body,
+                                               const JsonFilter& object_filter);
+
+// Selects all of request.object.
+inline constexpr JsonFilter kWholeObject{"object", true, {}};
 
 // The name of the object `request` is about: request.name, or object.metadata.name when the
 // request has none (CREATE with generateName); "" when neither is set.

@@ -265,7 +265,19 @@ EtcdDecision DecideStatefulSet(const AdmissionRequest& request, const plan::Etcd
   return decision;
 }
 
+constexpr JsonFilter kLabelFilters[] = {
+    {kLabelManagedBy, true}, {kLabelComponent, true}, {kLegacyLabelApp, true}};
+constexpr JsonFilter kMetadataFilters[] = {{"name", true}, {"labels", false, kLabelFilters}};
+constexpr JsonFilter kPodSpecFilters[] = {{"hostAliases", true}};
+constexpr JsonFilter kTemplateFilters[] = {{"spec", false, kPodSpecFilters}};
+constexpr JsonFilter kSpecFilters[] = {
+    {"replicas", true}, {"ordinals", true}, {"template", false, kTemplateFilters}};
+constexpr JsonFilter kObjectFilters[] = {{"metadata", false, kMetadataFilters},
+                                         {"spec", false, kSpecFilters}};
+
 }  // namespace
+
+constexpr JsonFilter kEtcdObjectFilter{"object", false, kObjectFilters};
 
 bool IsEtcdStatefulSet(const json& object) {
   if (!object.is_object())

@@ -29,6 +29,11 @@ inline constexpr char kLabelComponentValue[] = "etcd-statefulset";
 inline constexpr char kLegacyLabelApp[] = "app";
 inline constexpr char kLegacyLabelAppValue[] = "etcd-statefulset";
 
+// The parts of request.object DecideEtcdMutation reads: metadata.name and the labels above,
+// spec.replicas, spec.ordinals and spec.template.spec.hostAliases (of a Scale: spec.replicas).
+// Decoding only these (DecodeAdmissionReview) yields the same decisions as decoding it all.
+extern const JsonFilter kEtcdObjectFilter;
+
 // True when `object.metadata.labels` carries the current or the legacy etcd-druid labels.
 bool IsEtcdStatefulSet(const nlohmann::json& object);
 

@@ -96,7 +96,7 @@ http::Response HandleMutate(const http::Request& request, const PlanLookup& look
                   http::Response::Text(400, "content-type must be application/json\n"));
   }
   try {
-    auto decoded = DecodeAdmissionReview(request.body);
+    auto decoded = DecodeAdmissionReview(request.body, kEtcdObjectFilter);
     if (!decoded) {
       return finish(
           "bad_request",

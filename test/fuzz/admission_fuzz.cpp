@@ -2,7 +2,10 @@
 // webhook promises checked on every input that decodes:
 //   - the encoded answer is JSON that kube-apiserver accepts (uid echoed, patchType iff patch);
 //   - a patch applies to the object as sent (kube-apiserver fails the request otherwise);
-//   - the patched object is a fixed point (deciding again yields no patch).
+//   - the patched object is a fixed point (deciding again yields no patch);
+//   - the pruned decode agrees with nlohmann::json's full parse: the body is refused as "not
+//     valid JSON" exactly when nlohmann refuses it (or it holds a NUL byte), and deciding on the
+//     whole object gives the same answer as deciding on the parts the policy's filter built.
 // Build: cmake -DSEEDHOP_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ ... --target admission_fuzz
 // Run:   admission_fuzz -dict=test/fuzz/admission.dict NEW_DIR test/fuzz/corpus/admission
 #include <cstdint>
@@ -68,15 +71,37 @@ void CheckResponse(const AdmissionRequest& request, const EtcdDecision& decision
   Check(response["allowed"] == (decision.outcome != Outcome::kDenied), "allowed matches outcome");
 }
 
+// True when `body` is JSON by nlohmann's rules and ours (which refuse a NUL byte after the value).
+bool IsJson(std::string_view body) {
+  return json::accept(body) && body.find('\0') == std::string_view::npos;
+}
+
+// The decision on the whole object as sent must be the decision on the pruned one, patch and all.
+void CheckSameDecision(const AdmissionRequest& pruned, const json& sent, const EtcdPlan& plan) {
+  AdmissionRequest whole = pruned;
+  whole.object = sent;
+  EtcdDecision want = DecideEtcdMutation(whole, &plan);
+  EtcdDecision got = DecideEtcdMutation(pruned, &plan);
+  Check(got.outcome == want.outcome && got.reason == want.reason &&
+            got.patch.ToJson() == want.patch.ToJson() && got.warnings == want.warnings,
+        "the pruned object decides as the whole one");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view body(reinterpret_cast<const char*>(data), size);
-  auto decoded = DecodeAdmissionReview(body);
+  auto decoded = DecodeAdmissionReview(body, kEtcdObjectFilter);
   if (!decoded.ok()) {
     Check(decoded.error().code() == seedhop::ErrorCode::kBadRequest, "decode errors are 400s");
+    const std::string& message = decoded.error().message();
+    if (message.find("nests deeper") == std::string::npos && !body.empty()) {
+      Check((message.find("not valid JSON") != std::string::npos) == !IsJson(body),
+            "\"not valid JSON\" exactly when it is not");
+    }
     return 0;
   }
+  Check(IsJson(body), "decoded bodies are JSON");
   const AdmissionRequest& request = *decoded;
 
   EtcdDecision without_plan = DecideEtcdMutation(request, nullptr);
@@ -84,6 +109,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   CheckResponse(request, without_plan);
 
   EtcdPlan plan = PlanFor(request, size);
+  json sent = request.object.is_object() ? json::parse(body)["request"]["object"] : json();
+  if (sent.is_object())
+    CheckSameDecision(request, sent, plan);
   EtcdDecision decision = DecideEtcdMutation(request, &plan);
   CheckResponse(request, decision);
   if (decision.patch.empty())
@@ -93,7 +121,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   AdmissionRequest again = request;
   try {
-    again.object = request.object.patch(decision.patch.ToJson());
+    again.object = sent.patch(decision.patch.ToJson());
   } catch (const json::exception& e) {
     std::fprintf(stderr, "patch does not apply: %s\n", e.what());
     std::abort();

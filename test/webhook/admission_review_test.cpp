@@ -31,13 +31,49 @@ struct ReferenceRequest {
   bool has_old_object;
 };
 
+// What the policy's filter keeps of `object`, built from the full DOM by hand.
+json SelectedByEtcdFilter(const json& object) {
+  json out = json::object();
+  if (object.contains("metadata")) {
+    const json& metadata = object["metadata"];
+    out["metadata"] = json::object();
+    if (metadata.contains("name"))
+      out["metadata"]["name"] = metadata["name"];
+    if (metadata.contains("labels")) {
+      out["metadata"]["labels"] = json::object();
+      for (const char* key : {kLabelManagedBy, kLabelComponent, kLegacyLabelApp}) {
+        if (metadata["labels"].contains(key))
+          out["metadata"]["labels"][key] = metadata["labels"][key];
+      }
+    }
+  }
+  if (object.contains("spec")) {
+    const json& spec = object["spec"];
+    out["spec"] = json::object();
+    for (const char* key : {"replicas", "ordinals"}) {
+      if (spec.contains(key))
+        out["spec"][key] = spec[key];
+    }
+    if (spec.contains("template")) {
+      out["spec"]["template"] = json::object();
+      if (spec["template"].contains("spec")) {
+        out["spec"]["template"]["spec"] = json::object();
+        const json& pod = spec["template"]["spec"];
+        if (pod.contains("hostAliases"))
+          out["spec"]["template"]["spec"]["hostAliases"] = pod["hostAliases"];
+      }
+    }
+  }
+  return out;
+}
+
 class ReferenceRequestTest : public ::testing::TestWithParam<ReferenceRequest> {};
 
 TEST_P(ReferenceRequestTest, DecodesEveryField) {
   const ReferenceRequest& want = GetParam();
   std::string body = ReadShared(std::string(kAdmission) + want.file);
   json raw = json::parse(body)["request"];
-  auto decoded = DecodeAdmissionReview(body);
+  auto decoded = DecodeAdmissionReview(body, kWholeObject);
   ASSERT_TRUE(decoded.ok()) << decoded.error().message();
   const AdmissionRequest& request = *decoded;
   EXPECT_EQ(request.version, want.version);
@@ -54,11 +90,26 @@ TEST_P(ReferenceRequestTest, DecodesEveryField) {
   EXPECT_EQ(request.namespace_name, raw["namespace"].get<std::string>());
   EXPECT_EQ(request.dry_run, want.dry_run);
   EXPECT_EQ(request.object.is_object(), want.has_object);
-  EXPECT_EQ(request.old_object.is_object(), want.has_old_object);
+  EXPECT_EQ(request.has_old_object, want.has_old_object);
   if (want.has_object) {
     EXPECT_EQ(request.object, raw["object"]);
   }
   EXPECT_EQ(ObjectName(request), raw["name"].get<std::string>());
+}
+
+TEST_P(ReferenceRequestTest, PolicyFilterBuildsOnlyWhatThePolicyReads) {
+  const ReferenceRequest& want = GetParam();
+  std::string body = ReadShared(std::string(kAdmission) + want.file);
+  json raw = json::parse(body)["request"];
+  auto decoded = DecodeAdmissionReview(body, kEtcdObjectFilter);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message();
+  EXPECT_EQ(decoded->uid, raw["uid"].get<std::string>());
+  EXPECT_EQ(decoded->has_old_object, want.has_old_object);
+  if (want.has_object) {
+    EXPECT_EQ(decoded->object, SelectedByEtcdFilter(raw["object"]));
+  } else {
+    EXPECT_TRUE(decoded->object.is_null());
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -117,10 +168,10 @@ json MinimalReview() {
 }
 
 TEST(DecodeTest, MinimalReviewDecodes) {
-  auto decoded = DecodeAdmissionReview(MinimalReview().dump());
+  auto decoded = DecodeAdmissionReview(MinimalReview().dump(), kEtcdObjectFilter);
   ASSERT_TRUE(decoded.ok()) << decoded.error().message();
   EXPECT_EQ(decoded->uid, "u-1");
-  EXPECT_TRUE(decoded->old_object.is_null());
+  EXPECT_FALSE(decoded->has_old_object);
 }
 
 struct BadBody {
@@ -140,6 +191,22 @@ std::vector<BadBody> BadBodies() {
   cases.push_back({"not_json", "hello", "not valid JSON"});
   cases.push_back({"truncated", MinimalReview().dump().substr(0, 40), "not valid JSON"});
   cases.push_back({"invalid_utf8", "{\"apiVersion\":\"\xff\xfe\"}", "not valid JSON"});
+  // The same breakages where the decoder skips instead of building (inside object.spec).
+  auto in_skipped = [&with](std::string value) {
+    std::string body = with([](json& r) { r["request"]["object"]["spec"] = {{"x", "MARK"}}; });
+    return body.replace(body.find("\"MARK\""), 6, value);
+  };
+  cases.push_back({"skipped_invalid_utf8", in_skipped("\"\xc0\x80\""), "not valid JSON"});
+  cases.push_back({"skipped_lone_surrogate", in_skipped(R"("\udc00")"), "not valid JSON"});
+  cases.push_back({"skipped_control_char", in_skipped("\"a\tb\""), "not valid JSON"});
+  cases.push_back({"skipped_bad_escape", in_skipped(R"("\x")"), "not valid JSON"});
+  cases.push_back({"skipped_leading_zero", in_skipped("012"), "not valid JSON"});
+  cases.push_back({"skipped_trailing_comma", in_skipped("[1,]"), "not valid JSON"});
+  cases.push_back({"skipped_bad_literal", in_skipped("nul"), "not valid JSON"});
+  cases.push_back({"skipped_number_overflow", in_skipped("-1e400"), "number is out of range"});
+  cases.push_back({"trailing_garbage", MinimalReview().dump() + " x", "not valid JSON"});
+  cases.push_back(
+      {"trailing_nul", MinimalReview().dump() + std::string(1, '\0'), "not valid JSON"});
   // Found by the fuzzer: nlohmann throws out_of_range (not parse_error) for this.
   cases.push_back({"number_overflow",
                    R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","x":1e400})",
@@ -210,20 +277,22 @@ std::vector<BadBody> BadBodies() {
 
 TEST(DecodeTest, RejectsEveryMalformedInputWithAClearMessage) {
   for (const BadBody& bad : BadBodies()) {
-    SCOPED_TRACE(bad.name);
-    auto decoded = DecodeAdmissionReview(bad.body);
-    ASSERT_FALSE(decoded.ok());
-    EXPECT_EQ(decoded.error().code(), ErrorCode::kBadRequest);
-    EXPECT_NE(decoded.error().message().find(bad.message_part), std::string::npos)
-        << decoded.error().message();
-    EXPECT_LT(decoded.error().message().size(), 200u) << "messages stay short";
+    for (const JsonFilter* filter : {&kWholeObject, &kEtcdObjectFilter}) {
+      SCOPED_TRACE(bad.name + (filter == &kWholeObject ? " (whole object)" : " (policy filter)"));
+      auto decoded = DecodeAdmissionReview(bad.body, *filter);
+      ASSERT_FALSE(decoded.ok());
+      EXPECT_EQ(decoded.error().code(), ErrorCode::kBadRequest);
+      EXPECT_NE(decoded.error().message().find(bad.message_part), std::string::npos)
+          << decoded.error().message();
+      EXPECT_LT(decoded.error().message().size(), 200u) << "messages stay short";
+    }
   }
 }
 
 TEST(DecodeTest, BracketsInsideStringsDoNotCountAsNesting) {
   json review = MinimalReview();
   review["request"]["object"]["note"] = std::string(1000, '[') + "\\\"{{{";
-  auto decoded = DecodeAdmissionReview(review.dump());
+  auto decoded = DecodeAdmissionReview(review.dump(), kWholeObject);
   ASSERT_TRUE(decoded.ok()) << decoded.error().message();
   EXPECT_EQ(decoded->object["note"], review["request"]["object"]["note"]);
 }
@@ -232,7 +301,7 @@ TEST(DecodeTest, DeleteMayCarryNullObject) {
   json review = MinimalReview();
   review["request"]["operation"] = "DELETE";
   review["request"]["object"] = nullptr;
-  auto decoded = DecodeAdmissionReview(review.dump());
+  auto decoded = DecodeAdmissionReview(review.dump(), kEtcdObjectFilter);
   ASSERT_TRUE(decoded.ok()) << decoded.error().message();
   EXPECT_EQ(decoded->operation, Operation::kDelete);
   EXPECT_TRUE(decoded->object.is_null());
@@ -306,7 +375,7 @@ TEST(EncodeTest, DeniedCarriesStatus) {
 TEST(EncodeTest, AnswersInTheVersionAsked) {
   std::string body = ReadShared(std::string(kAdmission) +
                                 "k8s-docs-scale-subresource-update.v1beta1.request.json");
-  auto request = DecodeAdmissionReview(body);
+  auto request = DecodeAdmissionReview(body, kEtcdObjectFilter);
   ASSERT_TRUE(request.ok());
   json review = json::parse(EncodeAdmissionReview(Allowed(*request), request->version));
   EXPECT_EQ(review["apiVersion"], "admission.k8s.io/v1beta1");
@@ -349,20 +418,29 @@ TEST(VerifyTest, AcceptsTheReferenceValidResponses) {
 namespace seedhop::webhook {
 namespace {
 
-TEST(DecodeTest, KeepsOnlyTheOldObjectsMetadataAndDropsManagedFields) {
+TEST(DecodeTest, PolicyFilterSkipsManagedFieldsAndTheOldObject) {
   nlohmann::json review = testing::SharedJson("reference/admission/etcd-sts-update.request.json");
-  review["request"]["oldObject"]["metadata"]["managedFields"] =
-      nlohmann::json::array({{{"manager", "x"}}});
   review["request"]["object"]["metadata"]["managedFields"] =
       nlohmann::json::array({{{"manager", "y"}}});
-  auto decoded = DecodeAdmissionReview(review.dump());
+  auto decoded = DecodeAdmissionReview(review.dump(), kEtcdObjectFilter);
   ASSERT_TRUE(decoded.ok()) << decoded.error().message();
-  EXPECT_EQ(decoded->old_object["metadata"]["name"],
-            review["request"]["oldObject"]["metadata"]["name"]);
-  EXPECT_FALSE(decoded->old_object.contains("spec"));
-  EXPECT_FALSE(decoded->old_object["metadata"].contains("managedFields"));
+  EXPECT_TRUE(decoded->has_old_object);
   EXPECT_FALSE(decoded->object["metadata"].contains("managedFields"));
-  EXPECT_EQ(decoded->object["spec"], review["request"]["object"]["spec"]);
+  EXPECT_FALSE(decoded->object["spec"]["template"]["spec"].contains("containers"));
+  EXPECT_EQ(decoded->object["spec"]["replicas"], review["request"]["object"]["spec"]["replicas"]);
+}
+
+// A later member of the same name replaces an earlier one whole, as in nlohmann::json::parse,
+// and names written with escapes are the names they spell.
+TEST(DecodeTest, PolicyFilterReadsDuplicatesAndEscapedNamesAsNlohmannDoes) {
+  std::string body = MinimalReview().dump();
+  body.replace(body.find(R"("object":{)"), 10,
+               R"("object":{"spec":{"replicas":1,"template":{}},"sp\u0065c":{"replicas":2},)");
+  auto decoded = DecodeAdmissionReview(body, kEtcdObjectFilter);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message();
+  json full = json::parse(body)["request"]["object"];
+  EXPECT_EQ(decoded->object, SelectedByEtcdFilter(full));
+  EXPECT_EQ(decoded->object["spec"], (json{{"replicas", 2}}));
 }
 
 }  // namespace

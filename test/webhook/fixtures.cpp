@@ -42,7 +42,7 @@ json ReviewFor(const json& object, const std::string& operation) {
 }
 
 AdmissionRequest MustDecode(const json& review) {
-  auto decoded = DecodeAdmissionReview(review.dump());
+  auto decoded = DecodeAdmissionReview(review.dump(), kEtcdObjectFilter);
   EXPECT_TRUE(decoded.ok()) << (decoded.ok() ? "" : decoded.error().message());
   return decoded.ok() ? *decoded : AdmissionRequest{};
 }

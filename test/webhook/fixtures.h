@@ -26,7 +26,7 @@ nlohmann::json SharedYamlAsJson(const std::string& relative);
 // namespace, name and operation replaced by `object`'s and `operation`; oldObject = object.
 nlohmann::json ReviewFor(const nlohmann::json& object, const std::string& operation = "UPDATE");
 
-// Decodes `review` (which must decode) into a request.
+// Decodes `review` (which must decode) into a request, as the handler does (kEtcdObjectFilter).
 AdmissionRequest MustDecode(const nlohmann::json& review);
 
 // Returns `object` with `decision`'s patch applied by nlohmann::json::patch (throws when a

@@ -1,0 +1,113 @@
+#include "webhook/json_prune.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace seedhop::webhook {
+namespace {
+
+using nlohmann::json;
+
+constexpr JsonFilter kWhole{"", true, {}};
+
+// Texts on both sides of every rule of the grammar, the string checks and the number range.
+std::vector<std::string> Texts() {
+  return {
+      // structure
+      "{}", "[]", " {\"a\" : [1, {}, []] }\r\n\t", "{", "}", "[1,]", "[,1]", "{\"a\":1,}",
+      "{\"a\" 1}", "{a:1}", "{\"a\":1 \"b\":2}", "[1 2]", "{} {}", "", " ", "\xEF\xBB\xBF{}",
+      " \xEF\xBB\xBF{}", "\xEF\xBB{}", std::string("{}\0", 3), "{}x",
+      // literals
+      "true", "false", "null", "tru", "nulll", "True", "[nan]",
+      // numbers
+      "0", "-0", "12", "-12", "1.5", "1e5", "1E+5", "1e-5", "-0.0e0", "01", "-", "+1", ".5", "1.",
+      "1e", "1e+", "0x1", "9223372036854775807", "9223372036854775808", "18446744073709551616",
+      "-9223372036854775809", "1e308", "1e309", "-1e309", "1e-400", std::string(308, '9'),
+      std::string(309, '9'), "-" + std::string(309, '9'), "0." + std::string(400, '0') + "1",
+      // strings and escapes
+      "\"\"", "\"a\\\"b\"", "\"\\\\\\/\\b\\f\\n\\r\\t\"", "\"\\u00e9\\u0000\"",
+      "\"\\uD83D\\uDE00\"", "\"\\uD83D\"", "\"\\uD83Dx\"", "\"\\uD83D\\u0041\"", "\"\\uDE00\"",
+      "\"\\u12\"", "\"\\u12G4\"", "\"\\x\"", "\"\\", "\"abc", "\"a\tb\"", "\"a\nb\"",
+      std::string("\"a\0b\"", 5), "\"\x7f\"",
+      // UTF-8: valid sequences at the edges of each range, then ill-formed ones
+      "\"\xC2\x80\xDF\xBF\"", "\"\xE0\xA0\x80\xED\x9F\xBF\xEE\x80\x80\xEF\xBF\xBF\"",
+      "\"\xF0\x90\x80\x80\xF4\x8F\xBF\xBF\"", "\"\xC0\x80\"", "\"\xC1\xBF\"", "\"\xE0\x9F\xBF\"",
+      "\"\xED\xA0\x80\"", "\"\xF0\x8F\xBF\xBF\"", "\"\xF4\x90\x80\x80\"", "\"\xF5\x80\x80\x80\"",
+      "\"\x80\"", "\"\xC2\"", "\"\xE1\x80\"", "\"\xF1\x80\x80\"", "\xC2\x80"};
+}
+
+TEST(JsonPruneTest, AcceptsExactlyWhatNlohmannAccepts) {
+  for (const std::string& text : Texts()) {
+    SCOPED_TRACE(json(text).dump(-1, ' ', true, json::error_handler_t::replace));
+    PrunedJson pruned = ParsePrunedJson(text, kWhole, 128);
+    // One documented difference: nlohmann stops at a NUL byte after the value.
+    bool want = json::accept(text) && text.find('\0') == std::string::npos;
+    EXPECT_EQ(pruned.error == JsonPruneError::kNone, want);
+    if (want) {
+      EXPECT_EQ(pruned.value, json::parse(text));
+    }
+  }
+}
+
+TEST(JsonPruneTest, TellsNumbersOutOfRangeFromSyntaxErrors) {
+  EXPECT_EQ(ParsePrunedJson("[1, 1e400]", kWhole, 128).error, JsonPruneError::kNumberOutOfRange);
+  EXPECT_EQ(ParsePrunedJson(std::string(400, '1'), kWhole, 128).error,
+            JsonPruneError::kNumberOutOfRange);
+  PrunedJson syntax = ParsePrunedJson("[1, 2, x]", kWhole, 128);
+  EXPECT_EQ(syntax.error, JsonPruneError::kSyntax);
+  EXPECT_EQ(syntax.error_offset, 7u);
+  EXPECT_TRUE(syntax.value.is_null());
+}
+
+TEST(JsonPruneTest, LimitsNestingOfObjectsAndArrays) {
+  std::string arrays = std::string(3, '[') + std::string(3, ']');
+  EXPECT_EQ(ParsePrunedJson(arrays, kWhole, 3).error, JsonPruneError::kNone);
+  EXPECT_EQ(ParsePrunedJson(arrays, kWhole, 2).error, JsonPruneError::kTooDeep);
+  EXPECT_EQ(ParsePrunedJson(R"({"a":[{"b":1}]})", kWhole, 2).error, JsonPruneError::kTooDeep);
+  EXPECT_EQ(ParsePrunedJson(R"({"a":"[[[[[[[["})", kWhole, 1).error, JsonPruneError::kNone)
+      << "brackets inside strings do not nest";
+}
+
+constexpr JsonFilter kInner[] = {{"keep", true}};
+constexpr JsonFilter kMembers[] = {{"name", true}, {"inner", false, kInner}, {"empty", false, {}}};
+constexpr JsonFilter kFilter{"", false, kMembers};
+
+TEST(JsonPruneTest, BuildsOnlySelectedMembers) {
+  PrunedJson pruned = ParsePrunedJson(
+      R"({"name":"n","other":{"big":[1,2,3]},"inner":{"keep":[1,{"x":null}],"drop":2},)"
+      R"("empty":{"a":1}})",
+      kFilter, 128);
+  ASSERT_EQ(pruned.error, JsonPruneError::kNone);
+  EXPECT_EQ(pruned.value,
+            json::parse(R"({"name":"n","inner":{"keep":[1,{"x":null}]},"empty":{}})"));
+}
+
+TEST(JsonPruneTest, BuildsValuesThatAreNotObjectsWhole) {
+  PrunedJson pruned =
+      ParsePrunedJson(R"({"inner":[{"drop":1}],"empty":"text","name":{"a":1}})", kFilter, 128);
+  ASSERT_EQ(pruned.error, JsonPruneError::kNone);
+  EXPECT_EQ(pruned.value, json::parse(R"({"inner":[{"drop":1}],"empty":"text","name":{"a":1}})"));
+  EXPECT_EQ(ParsePrunedJson("[1]", kFilter, 128).value, json::array({1}));
+}
+
+TEST(JsonPruneTest, LastDuplicateWinsAndEscapedNamesMatch) {
+  PrunedJson pruned = ParsePrunedJson(
+      R"({"inner":{"keep":1},"name":"a\"b","inner":{"drop":2},"n\u0061me":"escaped"})", kFilter,
+      128);
+  ASSERT_EQ(pruned.error, JsonPruneError::kNone);
+  EXPECT_EQ(pruned.value, (json{{"inner", json::object()}, {"name", "escaped"}}));
+}
+
+TEST(JsonPruneTest, ValidatesSkippedParts) {
+  EXPECT_EQ(ParsePrunedJson(R"({"other":[1,]})", kFilter, 128).error, JsonPruneError::kSyntax);
+  EXPECT_EQ(ParsePrunedJson("{\"other\":\"\xC0\x80\"}", kFilter, 128).error,
+            JsonPruneError::kSyntax);
+  EXPECT_EQ(ParsePrunedJson(R"({"inner":{"drop":1e999}})", kFilter, 128).error,
+            JsonPruneError::kNumberOutOfRange);
+  EXPECT_EQ(ParsePrunedJson(R"({"other":[[[1]]]})", kFilter, 3).error, JsonPruneError::kTooDeep);
+}
+
+}  // namespace
+}  // namespace seedhop::webhook

@@ -1,0 +1,393 @@
+#include "webhook/json_prune.h"
+
+#include <array>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+namespace seedhop::webhook {
+
+namespace {
+
+using nlohmann::json;
+
+// Bytes a JSON string may hold as they are: printable ASCII other than '"' and '\\'.
+constexpr std::array<bool, 256> kPlainStringByte = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0x20; c < 0x80; ++c)
+    table[c] = c != '"' && c != '\\';
+  return table;
+}();
+
+// A recursive-descent scanner over the whole text. Recursion is bounded by max_depth. The
+// grammar, the string checks and the number range check follow nlohmann::json's lexer
+// (nlohmann/detail/input/lexer.hpp, 3.11: scan_string, scan_number, skip_bom), so that a text is
+// accepted here exactly when nlohmann::json::parse accepts it and it holds no NUL byte;
+// test/fuzz/admission_fuzz.cpp checks that on every input.
+class Scanner {
+ public:
+  Scanner(std::string_view text, size_t max_depth)
+      : begin_(text.data()),
+        p_(text.data()),
+        end_(text.data() + text.size()),
+        max_depth_(max_depth) {}
+
+  PrunedJson Parse(const JsonFilter& filter) {
+    PrunedJson out;
+    if (end_ - p_ >= 3 && p_[0] == '\xEF' && p_[1] == '\xBB' && p_[2] == '\xBF')
+      p_ += 3;
+    SkipWhitespace();
+    if (Value(&filter, &out.value)) {
+      SkipWhitespace();
+      // Stricter than nlohmann's lexer, which reads a NUL byte as the end of the input and
+      // ignores what follows.
+      if (p_ != end_)
+        Fail(JsonPruneError::kSyntax);
+    }
+    if (error_ != JsonPruneError::kNone) {
+      out.value = json();
+      out.error = error_;
+      out.error_offset = static_cast<size_t>(error_at_ - begin_);
+    }
+    return out;
+  }
+
+ private:
+  bool At(char c) const { return p_ != end_ && *p_ == c; }
+  bool AtDigit() const { return p_ != end_ && *p_ >= '0' && *p_ <= '9'; }
+
+  bool Fail(JsonPruneError error) {
+    if (error_ == JsonPruneError::kNone) {
+      error_ = error;
+      error_at_ = p_;
+    }
+    return false;
+  }
+
+  void SkipWhitespace() {
+    while (p_ != end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t'))
+      ++p_;
+  }
+
+  // Scans one value. With `out`, builds it as `filter` says; without, only validates it.
+  bool Value(const JsonFilter* filter, json* out) {
+    if (p_ == end_)
+      return Fail(JsonPruneError::kSyntax);
+    if (out != nullptr && !filter->whole && *p_ == '{')
+      return Object(filter, out);
+    const char* start = p_;
+    bool escaped = false;
+    switch (*p_) {
+      case '{':
+        if (!Object(nullptr, nullptr))
+          return false;
+        break;
+      case '[':
+        if (!Array())
+          return false;
+        break;
+      case '"':
+        if (!String(&escaped))
+          return false;
+        break;
+      case 't':
+        if (!Literal("true"))
+          return false;
+        break;
+      case 'f':
+        if (!Literal("false"))
+          return false;
+        break;
+      case 'n':
+        if (!Literal("null"))
+          return false;
+        break;
+      default:
+        if (!Number())
+          return false;
+        break;
+    }
+    if (out == nullptr)
+      return true;
+    std::string_view text(start, static_cast<size_t>(p_ - start));
+    if (*start == '"' && !escaped) {
+      *out = std::string(text.substr(1, text.size() - 2));
+    } else {
+      // Only the few selected values get here; nlohmann builds them with its own number rules.
+      *out = json::parse(text);
+    }
+    return true;
+  }
+
+  // Enters the object or array at p_, ended by `close`. Sets *more when it is not empty.
+  bool Open(char close, bool* more) {
+    if (++depth_ > max_depth_)
+      return Fail(JsonPruneError::kTooDeep);
+    ++p_;
+    SkipWhitespace();
+    *more = !At(close);
+    if (!*more)
+      Close();
+    return true;
+  }
+
+  void Close() {
+    ++p_;
+    --depth_;
+  }
+
+  // After a member or an element: sets *more when a ',' follows; leaves on `close`.
+  bool Next(char close, bool* more) {
+    SkipWhitespace();
+    *more = At(',');
+    if (*more) {
+      ++p_;
+      SkipWhitespace();
+      return true;
+    }
+    if (!At(close))
+      return Fail(JsonPruneError::kSyntax);
+    Close();
+    return true;
+  }
+
+  // With `filter` and `out`, builds the members `filter` names into `out`; otherwise validates.
+  bool Object(const JsonFilter* filter, json* out) {
+    if (out != nullptr)
+      *out = json::object();
+    bool more;
+    if (!Open('}', &more))
+      return false;
+    while (more) {
+      const char* key_start = p_;
+      bool escaped = false;
+      if (!At('"'))
+        return Fail(JsonPruneError::kSyntax);
+      if (!String(&escaped))
+        return false;
+      const JsonFilter* member = nullptr;
+      if (out != nullptr) {
+        member = Find(*filter, std::string_view(key_start, static_cast<size_t>(p_ - key_start)),
+                      escaped);
+      }
+      SkipWhitespace();
+      if (!At(':'))
+        return Fail(JsonPruneError::kSyntax);
+      ++p_;
+      SkipWhitespace();
+      // operator[] on a repeated name returns the earlier value, which Value overwrites: the
+      // last one wins.
+      if (!Value(member, member ? &(*out)[std::string(member->name)] : nullptr) ||
+          !Next('}', &more)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // The member filter for the quoted key `quoted`, or null when `filter` does not select it.
+  static const JsonFilter* Find(const JsonFilter& filter, std::string_view quoted, bool escaped) {
+    std::string decoded;
+    std::string_view key = quoted.substr(1, quoted.size() - 2);
+    if (escaped) {
+      decoded = json::parse(quoted).get<std::string>();
+      key = decoded;
+    }
+    for (const JsonFilter& member : filter.members) {
+      if (member.name == key)
+        return &member;
+    }
+    return nullptr;
+  }
+
+  bool Array() {
+    bool more;
+    if (!Open(']', &more))
+      return false;
+    while (more) {
+      if (!Value(nullptr, nullptr) || !Next(']', &more))
+        return false;
+    }
+    return true;
+  }
+
+  bool Literal(std::string_view word) {
+    if (static_cast<size_t>(end_ - p_) < word.size() || std::string_view(p_, word.size()) != word) {
+      return Fail(JsonPruneError::kSyntax);
+    }
+    p_ += word.size();
+    return true;
+  }
+
+  // Sets *escaped when the string holds a backslash escape.
+  bool String(bool* escaped) {
+    ++p_;
+    while (true) {
+      while (p_ != end_ && kPlainStringByte[static_cast<unsigned char>(*p_)])
+        ++p_;
+      if (p_ == end_)
+        return Fail(JsonPruneError::kSyntax);
+      auto c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        ++p_;
+        return true;
+      }
+      if (c == '\\') {
+        *escaped = true;
+        if (!Escape())
+          return false;
+      } else if (c < 0x20 || !Utf8Sequence()) {
+        return Fail(JsonPruneError::kSyntax);
+      }
+    }
+  }
+
+  bool Escape() {
+    ++p_;
+    if (p_ == end_)
+      return Fail(JsonPruneError::kSyntax);
+    switch (*p_) {
+      case '"':
+      case '\\':
+      case '/':
+      case 'b':
+      case 'f':
+      case 'n':
+      case 'r':
+      case 't':
+        ++p_;
+        return true;
+      case 'u':
+        break;
+      default:
+        return Fail(JsonPruneError::kSyntax);
+    }
+    ++p_;
+    int first = Hex4();
+    if (first < 0)
+      return Fail(JsonPruneError::kSyntax);
+    if (first >= 0xDC00 && first <= 0xDFFF)
+      return Fail(JsonPruneError::kSyntax);  // a low surrogate must follow a high one
+    if (first < 0xD800 || first > 0xDBFF)
+      return true;
+    if (!At('\\') || end_ - p_ < 2 || p_[1] != 'u')
+      return Fail(JsonPruneError::kSyntax);  // a high surrogate must be followed by a low one
+    p_ += 2;
+    int second = Hex4();
+    if (second < 0xDC00 || second > 0xDFFF)
+      return Fail(JsonPruneError::kSyntax);
+    return true;
+  }
+
+  // Reads four hex digits; -1 when they are not.
+  int Hex4() {
+    if (end_ - p_ < 4)
+      return -1;
+    int value = 0;
+    for (int i = 0; i < 4; ++i, ++p_) {
+      char c = *p_;
+      int digit;
+      if (c >= '0' && c <= '9') {
+        digit = c - '0';
+      } else if (c >= 'a' && c <= 'f') {
+        digit = c - 'a' + 10;
+      } else if (c >= 'A' && c <= 'F') {
+        digit = c - 'A' + 10;
+      } else {
+        return -1;
+      }
+      value = value * 16 + digit;
+    }
+    return value;
+  }
+
+  // Advances over one well-formed UTF-8 sequence of two to four bytes (RFC 3629, the byte ranges
+  // of nlohmann's scan_string); false when the bytes at p_ are not one.
+  bool Utf8Sequence() {
+    auto byte = [this](size_t i) { return p_ + i < end_ ? static_cast<unsigned char>(p_[i]) : 0u; };
+    auto in = [&byte](size_t i, unsigned lo, unsigned hi) {
+      return byte(i) >= lo && byte(i) <= hi;
+    };
+    unsigned lead = byte(0);
+    size_t length;
+    bool ok;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+      length = 2;
+      ok = in(1, 0x80, 0xBF);
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      unsigned lo = lead == 0xE0 ? 0xA0 : 0x80;
+      unsigned hi = lead == 0xED ? 0x9F : 0xBF;
+      ok = in(1, lo, hi) && in(2, 0x80, 0xBF);
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+      unsigned lo = lead == 0xF0 ? 0x90 : 0x80;
+      unsigned hi = lead == 0xF4 ? 0x8F : 0xBF;
+      ok = in(1, lo, hi) && in(2, 0x80, 0xBF) && in(3, 0x80, 0xBF);
+    } else {
+      return false;
+    }
+    if (ok)
+      p_ += length;
+    return ok;
+  }
+
+  bool Number() {
+    const char* start = p_;
+    if (At('-'))
+      ++p_;
+    if (At('0')) {
+      ++p_;
+    } else if (AtDigit()) {
+      while (AtDigit())
+        ++p_;
+    } else {
+      return Fail(JsonPruneError::kSyntax);
+    }
+    bool integer = true;
+    if (At('.')) {
+      integer = false;
+      ++p_;
+      if (!AtDigit())
+        return Fail(JsonPruneError::kSyntax);
+      while (AtDigit())
+        ++p_;
+    }
+    if (At('e') || At('E')) {
+      integer = false;
+      ++p_;
+      if (At('+') || At('-'))
+        ++p_;
+      if (!AtDigit())
+        return Fail(JsonPruneError::kSyntax);
+      while (AtDigit())
+        ++p_;
+    }
+    size_t digits = static_cast<size_t>(p_ - start) - (*start == '-' ? 1 : 0);
+    if (integer && digits <= 18)
+      return true;  // fits int64_t
+    // nlohmann reads what fits neither int64_t nor uint64_t with strtod, and refuses infinity.
+    std::string token(start, p_);
+    if (!std::isfinite(std::strtod(token.c_str(), nullptr))) {
+      p_ = start;
+      return Fail(JsonPruneError::kNumberOutOfRange);
+    }
+    return true;
+  }
+
+  const char* begin_;
+  const char* p_;
+  const char* end_;
+  size_t max_depth_;
+  size_t depth_ = 0;
+  JsonPruneError error_ = JsonPruneError::kNone;
+  const char* error_at_ = nullptr;
+};
+
+}  // namespace
+
+PrunedJson ParsePrunedJson(std::string_view text, const JsonFilter& filter, size_t max_depth) {
+  return Scanner(text, max_depth).Parse(filter);
+}
+
+}  // namespace seedhop::webhook
