@@ -328,9 +328,16 @@ std::optional<int32_t> PeerHostnameOrdinal(std::string_view hostname, std::strin
   }
   if (digits == 0)
     return std::nullopt;
-  std::string suffix = "." + std::string(sts) + "-peer." + std::string(ns) + ".svc";
+  // The tail must be ".<sts>-peer.<ns>.svc", optionally followed by ".cluster.local"; compared
+  // piece by piece because this runs for every hostname of every request.
   std::string_view tail = rest.substr(digits);
-  if (tail == suffix || tail == suffix + ".cluster.local")
+  for (std::string_view piece :
+       {std::string_view("."), sts, std::string_view("-peer."), ns, std::string_view(".svc")}) {
+    if (!tail.starts_with(piece))
+      return std::nullopt;
+    tail.remove_prefix(piece.size());
+  }
+  if (tail.empty() || tail == ".cluster.local")
     return static_cast<int32_t>(ordinal);
   return std::nullopt;
 }

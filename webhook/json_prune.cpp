@@ -2,7 +2,9 @@
 
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 namespace seedhop::webhook {
@@ -219,12 +221,33 @@ class Scanner {
     return true;
   }
 
+  // Advances p_ to the next byte that is not plain string content (or to the end). Strings are
+  // most of a review's bytes, so whole 8-byte words are checked at once where possible.
+  void SkipPlainStringBytes() {
+    constexpr uint64_t kOnes = 0x0101010101010101;
+    constexpr uint64_t kHighs = 0x8080808080808080;
+    // Nonzero when some byte of `v` is zero (exact about whether, not about which).
+    auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v & kHighs; };
+    const char* p = p_;
+    while (end_ - p >= 8) {
+      uint64_t word;
+      std::memcpy(&word, p, 8);
+      uint64_t special = has_zero(word ^ (kOnes * '"')) | has_zero(word ^ (kOnes * '\\')) |
+                         ((word - kOnes * 0x20) & ~word & kHighs) | (word & kHighs);
+      if (special != 0)
+        break;
+      p += 8;
+    }
+    while (p != end_ && kPlainStringByte[static_cast<unsigned char>(*p)])
+      ++p;
+    p_ = p;
+  }
+
   // Sets *escaped when the string holds a backslash escape.
   bool String(bool* escaped) {
     ++p_;
     while (true) {
-      while (p_ != end_ && kPlainStringByte[static_cast<unsigned char>(*p_)])
-        ++p_;
+      SkipPlainStringBytes();
       if (p_ == end_)
         return Fail(JsonPruneError::kSyntax);
       auto c = static_cast<unsigned char>(*p_);

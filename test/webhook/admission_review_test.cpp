@@ -372,6 +372,35 @@ TEST(EncodeTest, DeniedCarriesStatus) {
   EXPECT_FALSE(review["response"].contains("patch"));
 }
 
+// The answer is written out by hand; it must be exactly what nlohmann::json would write, escapes
+// and the replacement of invalid UTF-8 included.
+TEST(EncodeTest, WritesWhatNlohmannWouldWrite) {
+  AdmissionRequest request = testing::MustDecode(MinimalReview());
+  request.uid = "u\"1\\\n\xff";
+  AdmissionResponse patched =
+      Patched(request, json::array({{{"op", "add"}, {"path", "/a"}, {"value", "\u00e9"}}}));
+  patched.warnings = {"one \"quoted\"", "two"};
+  AdmissionResponse denied = Denied(request, 400, "bad \t\x01 thing");
+  denied.warnings = {"w"};
+  for (const AdmissionResponse* response : {&patched, &denied}) {
+    json body = {{"uid", response->uid}, {"allowed", response->allowed}};
+    if (!response->allowed) {
+      body["status"] = {{"status", "Failure"},
+                        {"code", response->status_code},
+                        {"message", response->status_message}};
+    } else {
+      body["patch"] = encoding::Base64Encode(response->patch.dump());
+      body["patchType"] = "JSONPatch";
+    }
+    body["warnings"] = response->warnings;
+    json want = {{"apiVersion", "admission.k8s.io/v1beta1"},
+                 {"kind", "AdmissionReview"},
+                 {"response", body}};
+    EXPECT_EQ(EncodeAdmissionReview(*response, ReviewVersion::kV1beta1),
+              want.dump(-1, ' ', false, json::error_handler_t::replace));
+  }
+}
+
 TEST(EncodeTest, AnswersInTheVersionAsked) {
   std::string body = ReadShared(std::string(kAdmission) +
                                 "k8s-docs-scale-subresource-update.v1beta1.request.json");

@@ -51,6 +51,22 @@ TEST(JsonPruneTest, AcceptsExactlyWhatNlohmannAccepts) {
   }
 }
 
+// Long strings are checked eight bytes at a time: every kind of byte at every offset of a word.
+TEST(JsonPruneTest, ChecksEveryByteOfLongStrings) {
+  for (std::string special : {"\\n", "\\u00e9", "\x01", "\x1f", " ", "\x7f", "\x80", "\xc3\xa9",
+                              "\xc3", "\xff", "\"", "\\"}) {
+    for (size_t at = 0; at < 17; ++at) {
+      std::string text = "\"" + std::string(at, 'a') + special + std::string(20, 'b') + "\"";
+      SCOPED_TRACE(json(text).dump(-1, ' ', true, json::error_handler_t::replace));
+      PrunedJson pruned = ParsePrunedJson(text, kWhole, 128);
+      ASSERT_EQ(pruned.error == JsonPruneError::kNone, json::accept(text));
+      if (pruned.error == JsonPruneError::kNone) {
+        EXPECT_EQ(pruned.value, json::parse(text));
+      }
+    }
+  }
+}
+
 TEST(JsonPruneTest, TellsNumbersOutOfRangeFromSyntaxErrors) {
   EXPECT_EQ(ParsePrunedJson("[1, 1e400]", kWhole, 128).error, JsonPruneError::kNumberOutOfRange);
   EXPECT_EQ(ParsePrunedJson(std::string(400, '1'), kWhole, 128).error,
