@@ -478,7 +478,7 @@ TEST_F(RunnerTest, APodOnAnotherSeedJoinsOnlyThroughHostAliases) {
   ASSERT_TRUE(WaitFor([&] {
     return ReadText(log_path()).find("lookup etcd-main-") != std::string::npos;
   })) << target.Dump();
-  std::this_thread::sleep_for(2s);
+  std::this_thread::sleep_for(1s);
   ASSERT_TRUE(target.runner().Pod(kSts, 3).has_value());
   EXPECT_FALSE(target.runner().Pod(kSts, 3)->ready) << target.Dump();
 
