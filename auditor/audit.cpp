@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <utility>
 
 namespace seedhop::auditor {
 namespace {
@@ -284,6 +285,16 @@ AuditReport Audit(const SeedSnapshot& seed, const Rules& rules, Timestamp now) {
   }
   for (const auto& ns : seed.namespaces) {
     report.namespaces.push_back(AuditNamespace(ns, rules, now));
+  }
+  return report;
+}
+
+AuditReport AuditPacked(PackedSeed seed, const Rules& rules, Timestamp now) {
+  AuditReport report = Audit(SeedSnapshot{.errors = std::move(seed.errors)}, rules, now);
+  for (auto& ns : seed.namespaces) {
+    report.namespaces.push_back(AuditNamespace(Unpack(ns), rules, now));
+    // The report grows into the memory the audited namespaces free.
+    ns.objects = {};
   }
   return report;
 }

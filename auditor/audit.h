@@ -59,6 +59,11 @@ NamespaceAudit AuditNamespace(const NamespaceSnapshot& ns, const Rules& rules, T
 // Audits every namespace of the snapshot, in its order.
 AuditReport Audit(const SeedSnapshot& seed, const Rules& rules, Timestamp now);
 
+// Audits every namespace of a packed seed, in its order, parsing one namespace's objects at a
+// time and freeing them once that namespace is audited: the report Audit gives for the same
+// objects unpacked.
+AuditReport AuditPacked(PackedSeed seed, const Rules& rules, Timestamp now);
+
 // Exit codes of seedhop-auditor.
 inline constexpr int kExitSafe = 0;
 inline constexpr int kExitBlockers = 1;

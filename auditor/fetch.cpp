@@ -25,36 +25,38 @@ void Progress(const FetchOptions& options, const std::string& line) {
 // Where each resource goes, and how it is trimmed. Workloads come first: the ConfigMaps they
 // mount are the only ones whose data is kept.
 struct Sink {
-  std::map<std::string, NamespaceSnapshot*> by_name;
+  std::map<std::string, PackedNamespace*> by_name;
   std::map<std::string, std::set<std::string>> mounted;  // namespace -> ConfigMap names
 
-  NamespaceSnapshot* For(const nlohmann::json& object) {
+  PackedNamespace* For(const nlohmann::json& object) {
     auto it = by_name.find(StringAt(object, {"metadata", "namespace"}));
     return it == by_name.end() ? nullptr : it->second;
   }
 
   void Add(const kube::ResourceRef& ref, const nlohmann::json& object) {
-    NamespaceSnapshot* ns = For(object);
+    PackedNamespace* ns = For(object);
     if (ns == nullptr) {
       return;
     }
     const std::string& r = ref.resource;
     if (r == "deployments" || r == "statefulsets") {
       for (auto& name : MountedConfigMaps(object)) {
-        mounted[ns->name].insert(std::move(name));
+        mounted[ns->snapshot.name].insert(std::move(name));
       }
-      (r == "deployments" ? ns->deployments : ns->statefulsets).push_back(TrimWorkload(object));
+      Pack(*ns,
+           r == "deployments" ? &NamespaceSnapshot::deployments : &NamespaceSnapshot::statefulsets,
+           TrimWorkload(object));
     } else if (r == "leases") {
-      ns->leases.push_back(TrimLease(object));
+      Pack(*ns, &NamespaceSnapshot::leases, TrimLease(object));
     } else if (r == "pods") {
-      ns->pods.push_back(TrimPod(object));
+      Pack(*ns, &NamespaceSnapshot::pods, TrimPod(object));
     } else if (r == "configmaps") {
-      const bool keep_data = mounted[ns->name].count(NameOf(object)) > 0;
+      const bool keep_data = mounted[ns->snapshot.name].count(NameOf(object)) > 0;
       if (keep_data || HasLeaderAnnotation(object)) {
-        ns->configmaps.push_back(TrimLockCarrier(object, keep_data));
+        Pack(*ns, &NamespaceSnapshot::configmaps, TrimLockCarrier(object, keep_data));
       }
     } else if (r == "endpoints" && HasLeaderAnnotation(object)) {
-      ns->endpoints.push_back(TrimLockCarrier(object, false));
+      Pack(*ns, &NamespaceSnapshot::endpoints, TrimLockCarrier(object, false));
     }
   }
 };
@@ -99,11 +101,11 @@ Result<std::vector<std::string>> ListNamespaceNames(kube::Client& client, int64_
 
 // Marks namespaces deleted while their objects were being listed: the audit of a namespace that
 // no longer exists is reported as "gone", not as a shoot without locks.
-void MarkDeleted(kube::Client& client, const FetchOptions& options, SeedSnapshot& seed) {
+void MarkDeleted(kube::Client& client, const FetchOptions& options, PackedSeed& seed) {
   if (!options.single_namespace.empty()) {
     auto ns = client.Get(kNamespaces, options.single_namespace);
     if (!ns.ok() && ns.error().code() == ErrorCode::kNotFound) {
-      seed.namespaces.front().gone = true;
+      seed.namespaces.front().snapshot.gone = true;
     }
     return;
   }
@@ -113,14 +115,14 @@ void MarkDeleted(kube::Client& client, const FetchOptions& options, SeedSnapshot
   }
   const std::set<std::string> present(listed->begin(), listed->end());
   for (auto& ns : seed.namespaces) {
-    ns.gone = ns.gone || present.count(ns.name) == 0;
+    ns.snapshot.gone = ns.snapshot.gone || present.count(ns.snapshot.name) == 0;
   }
 }
 
 }  // namespace
 
-SeedSnapshot FetchSnapshot(kube::Client& client, const FetchOptions& options) {
-  SeedSnapshot seed;
+PackedSeed FetchSnapshot(kube::Client& client, const FetchOptions& options) {
+  PackedSeed seed;
   std::vector<std::string> names;
   if (!options.single_namespace.empty()) {
     auto ns = client.Get(kNamespaces, options.single_namespace);
@@ -144,7 +146,7 @@ SeedSnapshot FetchSnapshot(kube::Client& client, const FetchOptions& options) {
   seed.namespaces.resize(names.size());
   Sink sink;
   for (std::size_t i = 0; i < names.size(); ++i) {
-    seed.namespaces[i].name = names[i];
+    seed.namespaces[i].snapshot.name = names[i];
     sink.by_name[names[i]] = &seed.namespaces[i];
   }
   if (names.empty()) {
@@ -159,9 +161,9 @@ SeedSnapshot FetchSnapshot(kube::Client& client, const FetchOptions& options) {
       // would have covered; a namespace that vanished under -n is "gone".
       for (auto& ns : seed.namespaces) {
         if (!options.single_namespace.empty() && listed.error().code() == ErrorCode::kNotFound) {
-          ns.gone = true;
+          ns.snapshot.gone = true;
         } else {
-          ns.errors.push_back(FetchError{ref->resource, listed.error()});
+          ns.snapshot.errors.push_back(FetchError{ref->resource, listed.error()});
         }
       }
     }

@@ -1,7 +1,8 @@
-// Reads a SeedSnapshot from a seed's API server. Cluster-wide mode lists each resource type once
-// for all namespaces (7 paginated lists for any number of shoots) and keeps, trimmed, only the
-// objects of shoot namespaces; single-namespace mode (-n) lists inside that namespace. A list that
-// fails becomes a per-namespace FetchError: the rest of the audit goes on.
+// Reads a seed's shoot namespaces from its API server. Cluster-wide mode lists each resource type
+// once for all namespaces (7 paginated lists for any number of shoots), one page in memory at a
+// time, and keeps only the objects of shoot namespaces, trimmed and packed (snapshot.h);
+// single-namespace mode (-n) lists inside that namespace. A list that fails becomes a
+// per-namespace FetchError: the rest of the audit goes on.
 #pragma once
 
 #include <functional>
@@ -22,8 +23,9 @@ struct FetchOptions {
   std::function<void(std::string_view)> progress;
 };
 
-// Fetches the snapshot. Failures to list namespaces (or a missing -n namespace) are seed-wide
-// errors in SeedSnapshot::errors; failures of one resource type are FetchErrors.
-SeedSnapshot FetchSnapshot(kube::Client& client, const FetchOptions& options);
+// Fetches the namespaces, in the order of the namespace list. Failures to list namespaces (or a
+// missing -n namespace) are seed-wide errors in PackedSeed::errors; failures of one resource
+// type are FetchErrors.
+PackedSeed FetchSnapshot(kube::Client& client, const FetchOptions& options);
 
 }  // namespace seedhop::auditor

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "auditor/audit.h"
 #include "auditor/cli.h"
@@ -59,8 +60,9 @@ AuditReport RunAudit(kube::Client& client, const Rules& rules, const CliOptions&
   fetch.single_namespace = options.single_namespace;
   fetch.namespace_pattern = rules.namespace_pattern;
   fetch.progress = [&log](std::string_view line) { log.Info(line); };
-  const SeedSnapshot snapshot = FetchSnapshot(client, fetch);
-  AuditReport report = Audit(snapshot, rules, Now());
+  PackedSeed seed = FetchSnapshot(client, fetch);
+  // Staleness is judged as of the end of the fetch, the latest moment any lock was read.
+  AuditReport report = AuditPacked(std::move(seed), rules, Now());
   report.seed = client.config().source;
   return report;
 }

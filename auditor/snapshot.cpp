@@ -4,6 +4,20 @@
 
 namespace seedhop::auditor {
 
+void Pack(PackedNamespace& ns, ObjectList list, const nlohmann::json& object) {
+  std::string packed;
+  nlohmann::json::to_msgpack(object, packed);
+  ns.objects.emplace_back(list, std::move(packed));
+}
+
+NamespaceSnapshot Unpack(const PackedNamespace& ns) {
+  NamespaceSnapshot out = ns.snapshot;
+  for (const auto& [list, packed] : ns.objects) {
+    (out.*list).push_back(nlohmann::json::from_msgpack(packed));
+  }
+  return out;
+}
+
 std::vector<std::string> SelectNamespaces(const std::vector<std::string>& names,
                                           const Pattern& pattern) {
   std::vector<std::string> out;

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "auditor/rules.h"
@@ -45,6 +46,30 @@ struct SeedSnapshot {
   std::vector<NamespaceSnapshot> namespaces;
   std::vector<Error> errors;  // e.g. listing namespaces was forbidden
 };
+
+// One of NamespaceSnapshot's object lists (&NamespaceSnapshot::leases, ...).
+using ObjectList = std::vector<nlohmann::json> NamespaceSnapshot::*;
+
+// A namespace's trimmed objects, each serialized as MessagePack: how the fetcher holds a whole
+// seed until it audits it namespace by namespace. Parsed nlohmann::json trees take three times
+// the memory (232 MiB against 70 MiB in use after fetching the 2,000 bench namespaces).
+struct PackedNamespace {
+  NamespaceSnapshot snapshot;  // name, errors and gone; its object lists stay empty
+  std::vector<std::pair<ObjectList, std::string>> objects;  // in the order packed
+};
+
+// The namespaces chosen for the audit, packed, and failures that are not per namespace.
+struct PackedSeed {
+  std::vector<PackedNamespace> namespaces;
+  std::vector<Error> errors;
+};
+
+// Appends `object` to `list` of `ns`, serialized.
+// REQUIRES: `list` is not null.
+void Pack(PackedNamespace& ns, ObjectList list, const nlohmann::json& object);
+
+// Returns ns.snapshot with every packed object parsed back into its list, in the order packed.
+NamespaceSnapshot Unpack(const PackedNamespace& ns);
 
 using seedhop::FormatTimestamp;
 using seedhop::ParseTimestamp;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "auditor/object.h"
+#include "auditor/report.h"
 #include "test/auditor/fixtures.h"
 
 namespace seedhop::auditor {
@@ -288,6 +289,62 @@ TEST(Audit, StalenessFollowsNow) {
 
 // Every file in shared/reference/leases/ is classified as its README says; a new reference file
 // fails this test until it is given an expectation here.
+// Packs the objects of `ns` into their lists, taking the lists in turn (one object of each, then
+// the next) so that Unpack has to sort interleaved objects back into their lists.
+PackedNamespace Packed(const NamespaceSnapshot& ns) {
+  const ObjectList lists[] = {&NamespaceSnapshot::leases,       &NamespaceSnapshot::configmaps,
+                              &NamespaceSnapshot::endpoints,    &NamespaceSnapshot::deployments,
+                              &NamespaceSnapshot::statefulsets, &NamespaceSnapshot::pods};
+  PackedNamespace out;
+  out.snapshot.name = ns.name;
+  out.snapshot.errors = ns.errors;
+  out.snapshot.gone = ns.gone;
+  for (std::size_t i = 0;; ++i) {
+    bool packed = false;
+    for (ObjectList list : lists) {
+      if (i < (ns.*list).size()) {
+        Pack(out, list, (ns.*list)[i]);
+        packed = true;
+      }
+    }
+    if (!packed) {
+      return out;
+    }
+  }
+}
+
+TEST(AuditPacked, SameReportAsAuditOfTheUnpackedObjects) {
+  SeedSnapshot seed;
+  seed.errors.push_back(Error(ErrorCode::kForbidden, "cannot list pods"));
+  seed.namespaces.push_back(ReferenceNamespace());
+  NamespaceSnapshot two_locks = SafeNamespace("shoot--a--two");
+  two_locks.leases.push_back(Reference("seed-lease-machine-controller-manager.json"));
+  two_locks.configmaps.push_back(Reference("legacy-configmap-lock.json"));
+  two_locks.errors.push_back(FetchError{"endpoints", Error(ErrorCode::kForbidden, "no")});
+  seed.namespaces.push_back(two_locks);
+  NamespaceSnapshot gone;
+  gone.name = "shoot--a--gone";
+  gone.gone = true;
+  seed.namespaces.push_back(gone);
+
+  PackedSeed packed;
+  packed.errors = seed.errors;
+  for (const auto& ns : seed.namespaces) {
+    packed.namespaces.push_back(Packed(ns));
+    const NamespaceSnapshot unpacked = Unpack(packed.namespaces.back());
+    EXPECT_EQ(unpacked.leases, ns.leases) << ns.name;
+    EXPECT_EQ(unpacked.configmaps, ns.configmaps) << ns.name;
+    EXPECT_EQ(unpacked.deployments, ns.deployments) << ns.name;
+    EXPECT_EQ(unpacked.pods, ns.pods) << ns.name;
+    EXPECT_EQ(unpacked.errors.size(), ns.errors.size()) << ns.name;
+  }
+  const AuditReport report = AuditPacked(packed, DefaultRules(), ReferenceNow());
+  ASSERT_EQ(report.namespaces.size(), 3u);
+  EXPECT_EQ(report.namespaces[0].verdict, Verdict::kBlocked);
+  EXPECT_EQ(report.namespaces[2].verdict, Verdict::kGone);
+  EXPECT_EQ(ReportToJson(report), ReportToJson(Audit(seed, DefaultRules(), ReferenceNow())));
+}
+
 TEST(ReferenceObjects, EveryOneIsClassified) {
   const Rules rules = DefaultRules();
   const NamespaceSnapshot ns = ReferenceNamespace();

@@ -138,12 +138,12 @@ TEST_F(AuditorEmulatorTest, SeveralShootsFetchedAndAudited) {
   options.namespace_pattern = rules.namespace_pattern;
   options.page_size = 2;  // exercise pagination
   options.progress = [&](std::string_view line) { progress.emplace_back(line); };
-  const SeedSnapshot seed = FetchSnapshot(*client_, options);
+  const PackedSeed seed = FetchSnapshot(*client_, options);
   ASSERT_TRUE(seed.errors.empty()) << seed.errors[0].message();
   ASSERT_EQ(seed.namespaces.size(), 3u);
   EXPECT_FALSE(progress.empty());
 
-  const AuditReport report = Audit(seed, rules, Now());
+  const AuditReport report = AuditPacked(seed, rules, Now());
   std::map<std::string, Verdict> verdicts;
   for (const auto& ns : report.namespaces) {
     verdicts[ns.name] = ns.verdict;
@@ -161,16 +161,35 @@ TEST_F(AuditorEmulatorTest, SeveralShootsFetchedAndAudited) {
 
   FetchOptions one;
   one.single_namespace = "shoot--dev--safe";
-  const SeedSnapshot single = FetchSnapshot(*client_, one);
+  const PackedSeed single = FetchSnapshot(*client_, one);
   ASSERT_EQ(single.namespaces.size(), 1u);
-  EXPECT_EQ(AuditNamespace(single.namespaces[0], rules, Now()).verdict, Verdict::kSafe);
+  EXPECT_EQ(AuditNamespace(Unpack(single.namespaces[0]), rules, Now()).verdict, Verdict::kSafe);
 
   FetchOptions missing;
   missing.single_namespace = "shoot--dev--nope";
-  const SeedSnapshot none = FetchSnapshot(*client_, missing);
+  const PackedSeed none = FetchSnapshot(*client_, missing);
   ASSERT_EQ(none.errors.size(), 1u);
   EXPECT_EQ(none.errors[0].code(), ErrorCode::kNotFound);
-  EXPECT_EQ(ExitCode(Audit(none, rules, Now())), kExitError);
+  EXPECT_EQ(ExitCode(AuditPacked(none, rules, Now())), kExitError);
+}
+
+// Objects of one namespace that straddle list pages are audited as if every list came in one page.
+TEST_F(AuditorEmulatorTest, PageBoundariesDoNotChangeTheReport) {
+  LoadShoot("shoot--dev--aws01", true);
+  LoadShoot("shoot--dev--safe", false);
+  LoadShoot("shoot--prod--blocked", true);
+  const Rules rules = DefaultRules();
+  const Timestamp now = Now();
+  FetchOptions options;
+  options.namespace_pattern = rules.namespace_pattern;
+  options.page_size = 500;
+  const json whole = ReportToJson(AuditPacked(FetchSnapshot(*client_, options), rules, now));
+  ASSERT_EQ(whole["summary"]["blocked"], 2) << whole.dump(2);
+  for (int64_t page_size : {1, 3, 7}) {
+    options.page_size = page_size;
+    EXPECT_EQ(ReportToJson(AuditPacked(FetchSnapshot(*client_, options), rules, now)), whole)
+        << "page size " << page_size;
+  }
 }
 
 // Runs the binary with `args`; returns its exit code and stdout.
