@@ -146,7 +146,7 @@ int Main(int argc, char** argv) {
     return Serve(client, *rules, *options, log);
   }
   const AuditReport report = RunAudit(client, *rules, *options, log);
-  std::cout << RenderReport(report, options->format);
+  WriteReport(report, options->format, std::cout);
   return ExitCode(report);
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <ostream>
 #include <string>
 #include <string_view>
 
@@ -20,8 +21,12 @@ Result<Format> ParseFormat(std::string_view name);
 // Field names are camelCase, as in Kubernetes.
 nlohmann::json ReportToJson(const AuditReport& report);
 
-// Renders `report` in `format`. The table and Markdown list warnings and errors only; JSON and
-// YAML carry every finding.
+// Writes `report` to `out` in `format`, one namespace at a time. The table and Markdown list
+// warnings and errors only; JSON and YAML carry every finding. JSON is ReportToJson(report)
+// dumped with an indent of 2, YAML the same document.
+void WriteReport(const AuditReport& report, Format format, std::ostream& out);
+
+// Returns what WriteReport writes.
 std::string RenderReport(const AuditReport& report, Format format);
 
 }  // namespace seedhop::auditor

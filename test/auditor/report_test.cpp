@@ -112,6 +112,14 @@ TEST(RenderReport, JsonRendersTheSameDocument) {
   EXPECT_EQ(parsed, ReportToJson(report));
 }
 
+// WriteReport writes the JSON one namespace at a time; the bytes must still be those of the whole
+// document dumped at once (indentation inside nested namespaces, separators, an empty list).
+TEST(RenderReport, JsonIsByteForByteTheDumpedDocument) {
+  for (const AuditReport& report : {SampleReport(), AuditReport{}}) {
+    EXPECT_EQ(RenderReport(report, Format::kJson), ReportToJson(report).dump(2) + "\n");
+  }
+}
+
 TEST(RenderReport, YamlReadsBackAsTheJsonDocument) {
   AuditReport report = SampleReport();
   // Strings that look like other types must survive the trip.
