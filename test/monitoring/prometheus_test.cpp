@@ -1,7 +1,8 @@
 // A real Prometheus (Debian `prometheus`, loopback, 1 s scrapes) scraping the real seedhop
-// binaries, which run against the API-server emulator with shoot namespaces a blocked audit and an
-// admission request give something to report. Checks docs/metrics.md against what is served (both
-// ways), evaluates every alert and dashboard query, and runs promtool on the metrics and rules.
+// binaries, which run against the API-server emulator with shoot namespaces a blocked audit, an
+// admission request and a halted live migration give something to report. Checks docs/metrics.md
+// against what is served (both ways), evaluates every alert and dashboard query, and runs promtool
+// on the metrics and rules.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -25,6 +26,7 @@
 #include "test/auditor/fixtures.h"
 #include "test/emulator/emulator.h"
 #include "test/support/certs.h"
+#include "test/support/etcd_cluster.h"
 #include "test/support/process.h"
 
 namespace seedhop::testing {
@@ -37,28 +39,61 @@ using namespace std::chrono_literals;
 const fs::path kRoot = SEEDHOP_SOURCE_DIR;
 const fs::path kBuild = SEEDHOP_BINARY_DIR;
 constexpr char kBlockedShoot[] = "shoot--dev--blocked";
+// The live migration both migrators drive: the LiveMigration kMigration in the garden namespace
+// kProject, moving kMigratingShoot from seed eu1 to eu2.
+constexpr char kMigratingShoot[] = "shoot--dev--migrating";
+constexpr char kProject[] = "garden-dev";
+constexpr char kMigration[] = "migrating";
 
-// A binary Prometheus scrapes. `job` is its name in the "exported by" column of docs/metrics.md;
-// in `args`, {port}, {dir} and {kubeconfig} are replaced before the binary starts.
+// A process Prometheus scrapes. `job` is its binary's name in the "exported by" column of
+// docs/metrics.md; several processes may share a job. In `args`, {port}, {dir}, {kubeconfig}
+// and {etcd} (the etcd member's client URL) are replaced before the binary starts.
 struct Target {
+  std::string name;  // unique: names its log and its promtool input
   std::string job;
   std::string binary;  // relative to the build directory
   std::string scheme;  // http or https (https: the serving certificate in {dir}/tls.*)
   std::vector<std::string> args;
 };
 
+// The emulator is garden and seed at once, so both migrators use its kubeconfig for both; their
+// leases differ by name (seedhop-migrator-<role>). The source serves HTTPS, the target plain HTTP,
+// so both ways of serving are checked.
+std::vector<std::string> MigratorArgs(const std::string& role, const std::string& seed,
+                                      const std::vector<std::string>& serving) {
+  std::vector<std::string> args = {"run",
+                                   "--role=" + role,
+                                   "--seed-name=" + seed,
+                                   "--garden-kubeconfig={kubeconfig}",
+                                   "--seed-kubeconfig={kubeconfig}",
+                                   "--lease-namespace=garden",
+                                   "--etcd-client-url={etcd}",
+                                   "--address=127.0.0.1",
+                                   "--port={port}",
+                                   "--poll-interval=200ms",
+                                   "--log-level=warn"};
+  args.insert(args.end(), serving.begin(), serving.end());
+  return args;
+}
+
 const std::vector<Target>& Targets() {
   static const std::vector<Target> targets = {
       {"webhook",
+       "webhook",
        "webhook/seedhop-webhook",
        "https",
        {"--address=127.0.0.1", "--port={port}", "--cert-file={dir}/tls.crt",
         "--key-file={dir}/tls.key", "--kubeconfig={kubeconfig}", "--log-level=warn"}},
       {"auditor",
+       "auditor",
        "auditor/seedhop-auditor",
        "http",
        {"serve", "--interval=2s", "--listen=127.0.0.1:{port}", "--kubeconfig={kubeconfig}",
         "--log-level=warn"}},
+      {"migrator-source", "migrator", "migrator/seedhop-migrator", "https",
+       MigratorArgs("source", "eu1", {"--cert-file={dir}/tls.crt", "--key-file={dir}/tls.key"})},
+      {"migrator-target", "migrator", "migrator/seedhop-migrator", "http",
+       MigratorArgs("target", "eu2", {})},
   };
   return targets;
 }
@@ -173,6 +208,10 @@ std::pair<int, std::string> RunCommand(const std::string& command) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
+json Namespace(const std::string& name) {
+  return {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}};
+}
+
 void WriteText(const fs::path& path, const std::string& text) {
   ASSERT_TRUE(WriteFile(path.string(), text).ok()) << path;
 }
@@ -199,6 +238,7 @@ class PrometheusTest : public ::testing::Test {
       rest.token = emulator.token();
       client = std::make_unique<kube::Client>(rest);
       LoadSeed();
+      StartMigration();
 
       ca = MakeCa("seedhop-monitoring-ca");
       // Valid for a day: SeedhopCertificateExpiryImminent must see it.
@@ -208,21 +248,31 @@ class PrometheusTest : public ::testing::Test {
       WriteText(dir / "ca.crt", ca.cert_pem);
       scraper = std::make_unique<http::Client>(http::ClientOptions{.ca_pem = ca.cert_pem});
 
-      std::string scrape_configs;
+      std::map<std::string, std::string> static_configs;  // job -> its targets
       for (const Target& target : Targets()) {
         const uint16_t port = FreePort();
-        const std::map<std::string, std::string> values = {{"{port}", std::to_string(port)},
-                                                           {"{dir}", dir.string()},
-                                                           {"{kubeconfig}", kubeconfig}};
+        const std::map<std::string, std::string> values = {
+            {"{port}", std::to_string(port)},
+            {"{dir}", dir.string()},
+            {"{kubeconfig}", kubeconfig},
+            {"{etcd}", etcd ? etcd->ClientUrl(0) : ""}};
         std::vector<std::string> argv = {(kBuild / target.binary).string()};
         for (const auto& arg : target.args)
           argv.push_back(Replace(arg, values));
-        processes.push_back(std::make_unique<Process>(argv, dir / (target.job + ".log")));
-        endpoints[target.job] = target.scheme + "://127.0.0.1:" + std::to_string(port) + "/metrics";
-        scrape_configs += "  - job_name: " + target.job + "\n    scheme: " + target.scheme +
+        processes.push_back(std::make_unique<Process>(argv, dir / (target.name + ".log")));
+        const std::string instance = "127.0.0.1:" + std::to_string(port);
+        endpoints[target.name] = target.scheme + "://" + instance + "/metrics";
+        instances[target.name] = instance;
+        ++jobs[target.job];
+        // The scheme is a target label rather than the job's: one job may mix HTTP and HTTPS.
+        static_configs[target.job] += "      - {targets: ['" + instance +
+                                      "'], labels: {__scheme__: " + target.scheme + "}}\n";
+      }
+      std::string scrape_configs;
+      for (const auto& [job, targets] : static_configs) {
+        scrape_configs += "  - job_name: " + job +
                           "\n    tls_config: {ca_file: " + (dir / "ca.crt").string() +
-                          "}\n    static_configs: [{targets: ['127.0.0.1:" + std::to_string(port) +
-                          "']}]\n";
+                          "}\n    static_configs:\n" + targets;
       }
       WriteText(dir / "prometheus.yml",
                 "global: {scrape_interval: 1s, scrape_timeout: 1s, evaluation_interval: 1s}\n"
@@ -240,6 +290,7 @@ class PrometheusTest : public ::testing::Test {
     }
     ~Suite() {
       processes.clear();
+      etcd.reset();
       client.reset();
       emulator.Stop();
       fs::remove_all(dir);
@@ -254,12 +305,7 @@ class PrometheusTest : public ::testing::Test {
           client
               ->Create({"apiextensions.k8s.io", "v1", "customresourcedefinitions", ""}, crds->at(0))
               .ok());
-      ASSERT_TRUE(
-          client
-              ->Create({"", "v1", "namespaces", ""}, {{"apiVersion", "v1"},
-                                                      {"kind", "Namespace"},
-                                                      {"metadata", {{"name", kBlockedShoot}}}})
-              .ok());
+      ASSERT_TRUE(client->Create({"", "v1", "namespaces", ""}, Namespace(kBlockedShoot)).ok());
       const auditor::NamespaceSnapshot shoot = auditor::testing::ReferenceNamespace();
       const std::string now =
           auditor::FormatTimestamp(std::chrono::time_point_cast<std::chrono::microseconds>(
@@ -285,6 +331,71 @@ class PrometheusTest : public ::testing::Test {
           ASSERT_TRUE(created.ok()) << created.error().message();
         }
       }
+    }
+
+    // A LiveMigration of kMigratingShoot for both migrators, with what its first steps need: the
+    // garden CRDs (LiveMigration, and ShootState as test/migrator/runtime_test.cpp defines it), the
+    // lease namespace, the shoot namespace with one Secret to copy, and an etcd-main StatefulSet
+    // of one pod whose client URL (--etcd-client-url) is a real one-member etcd. Steps 0-3 (labels
+    // and the state copy) complete; the first etcd step halts the source after its 1 s timeout:
+    // the harness's member is named "m0", not etcd-main-0, so neither migrator places it on a pod
+    // of its seed, counts it unhealthy (failure tolerance -1) and sees no leader.
+    void StartMigration() {
+      const kube::ResourceRef crds{"apiextensions.k8s.io", "v1", "customresourcedefinitions", ""};
+      auto live_migrations = yaml::ReadDocuments(
+          (kRoot / "manifests" / "crds" / "garden" / "livemigrations.yaml").string());
+      ASSERT_TRUE(live_migrations.ok() && !live_migrations->empty());
+      const json preserve = {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}};
+      const json shoot_states = {{"apiVersion", "apiextensions.k8s.io/v1"},
+                                 {"kind", "CustomResourceDefinition"},
+                                 {"metadata", {{"name", "shootstates.core.gardener.cloud"}}},
+                                 {"spec",
+                                  {{"group", "core.gardener.cloud"},
+                                   {"names", {{"kind", "ShootState"}, {"plural", "shootstates"}}},
+                                   {"scope", "Namespaced"},
+                                   {"versions",
+                                    {{{"name", "v1beta1"},
+                                      {"served", true},
+                                      {"storage", true},
+                                      {"subresources", {{"status", json::object()}}},
+                                      {"schema", {{"openAPIV3Schema", preserve}}}}}}}}};
+      const std::vector<std::pair<kube::ResourceRef, json>> objects = {
+          {crds, live_migrations->at(0)},
+          {crds, shoot_states},
+          {{"", "v1", "namespaces", ""}, Namespace("garden")},
+          {{"", "v1", "namespaces", ""}, Namespace(kProject)},
+          {{"", "v1", "namespaces", ""}, Namespace(kMigratingShoot)},
+          {{"", "v1", "secrets", kMigratingShoot},
+           {{"apiVersion", "v1"},
+            {"kind", "Secret"},
+            {"metadata", {{"name", "ca"}, {"labels", {{"persist", "true"}}}}},
+            {"data", {{"ca.crt", "c2VjcmV0LXZhbHVl"}}}}},
+          {{"apps", "v1", "statefulsets", kMigratingShoot},
+           {{"apiVersion", "apps/v1"},
+            {"kind", "StatefulSet"},
+            {"metadata", {{"name", "etcd-main"}}},
+            {"spec", {{"replicas", 1}}}}},
+          {{"seedhop.io", "v1alpha1", "livemigrations", kProject},
+           {{"apiVersion", "seedhop.io/v1alpha1"},
+            {"kind", "LiveMigration"},
+            {"metadata", {{"name", kMigration}}},
+            {"spec",
+             {{"shootNamespace", kMigratingShoot},
+              {"source",
+               {{"seed", "eu1"},
+                {"peerAddresses", {{{"etcd", "etcd-main"}, {"gateway", "10.1.0.1"}}}}}},
+              {"target",
+               {{"seed", "eu2"},
+                {"peerAddresses", {{{"etcd", "etcd-main"}, {"gateway", "10.2.0.1"}}}}}},
+              {"etcds", {{{"name", "etcd-main"}, {"replicas", 1}}}},
+              {"stepTimeoutSeconds", 1}}}}}};
+      for (const auto& [ref, object] : objects) {
+        auto created = client->Create(ref, object);
+        ASSERT_TRUE(created.ok()) << ref.Name() << ": " << created.error().message();
+      }
+      auto started = EtcdCluster::Start({.members = 1});
+      ASSERT_TRUE(started.ok()) << started.error().message();
+      etcd = std::move(started).value();
     }
 
     // One real admission request, so that the request histograms have observations.
@@ -320,7 +431,10 @@ class PrometheusTest : public ::testing::Test {
     std::unique_ptr<kube::Client> client;
     CertPair ca;
     std::unique_ptr<http::Client> scraper;
-    std::map<std::string, std::string> endpoints;  // job -> metrics URL
+    std::unique_ptr<EtcdCluster> etcd;
+    std::map<std::string, std::string> endpoints;  // target name -> metrics URL
+    std::map<std::string, std::string> instances;  // target name -> its Prometheus instance
+    std::map<std::string, int> jobs;               // job -> number of targets
     std::vector<std::unique_ptr<Process>> processes;
     std::string prometheus_url;
   };
@@ -356,7 +470,7 @@ class PrometheusTest : public ::testing::Test {
     std::vector<std::string> missing;
     for (const auto& metric : ParseMetricsDoc()) {
       for (const auto& job : metric.exported_by) {
-        if (!suite_->endpoints.contains(job))
+        if (!suite_->jobs.contains(job))
           continue;
         const std::string series =
             metric.type == "histogram" ? metric.name + "_count" : metric.name;
@@ -366,6 +480,14 @@ class PrometheusTest : public ::testing::Test {
       }
     }
     return missing;
+  }
+
+  // The `instance` labels of a query's series.
+  static std::set<std::string> Instances(const json& result) {
+    std::set<std::string> instances;
+    for (const auto& series : result)
+      instances.insert(series["metric"].value("instance", ""));
+    return instances;
   }
 
   // Waits (up to 30 s) until every documented metric of every scraped job is in Prometheus.
@@ -393,19 +515,18 @@ TEST_F(PrometheusTest, EveryDocumentedMetricIsServed) {
   std::set<std::string> unscraped;
   for (const auto& metric : documented) {
     for (const auto& job : metric.exported_by) {
-      if (!suite_->endpoints.contains(job))
+      if (!suite_->jobs.contains(job))
         unscraped.insert(job);
     }
   }
-  // The migrator has no binary yet; its rows are checked once Targets() lists it.
-  EXPECT_TRUE(unscraped.empty() || unscraped == std::set<std::string>{"migrator"})
-      << ::testing::PrintToString(unscraped);
+  EXPECT_EQ(unscraped, std::set<std::string>{});
   WaitForMetrics();
   EXPECT_EQ(MissingMetrics(), std::vector<std::string>{});
-  for (const auto& [job, url] : suite_->endpoints) {
+  for (const auto& [job, targets] : suite_->jobs) {
     const json up = Query("up{job=\"" + job + "\"}");
-    ASSERT_EQ(up.size(), 1u) << job;
-    EXPECT_EQ(up[0]["value"][1], "1") << job;
+    ASSERT_EQ(up.size(), static_cast<size_t>(targets)) << job;
+    for (const auto& series : up)
+      EXPECT_EQ(series["value"][1], "1") << series.dump();
   }
 }
 
@@ -429,6 +550,15 @@ TEST_F(PrometheusTest, EveryServedMetricIsDocumented) {
 
 TEST_F(PrometheusTest, EveryAlertEvaluatesAndTheObservableOnesFire) {
   WaitForMetrics();
+  // The source counts the halting step's error just before it reports the halt: a scrape may fall
+  // in between.
+  bool halted = false;
+  for (int i = 0; i < 20 && !halted; ++i) {
+    halted = !Query("seedhop_migrator_halted == 1").empty();
+    if (!halted)
+      std::this_thread::sleep_for(250ms);
+  }
+  EXPECT_TRUE(halted) << suite_->Logs();
   auto rule =
       yaml::ReadDocuments((kRoot / "manifests" / "monitoring" / "prometheusrule.yaml").string());
   ASSERT_TRUE(rule.ok()) << rule.error().message();
@@ -440,13 +570,29 @@ TEST_F(PrometheusTest, EveryAlertEvaluatesAndTheObservableOnesFire) {
   ASSERT_GE(results.size(), 10u);
   // The setup makes these true or false; the rest stay empty on a healthy, idle seed.
   EXPECT_TRUE(results.at("SeedhopWebhookDown").empty());
-  ASSERT_EQ(results.at("SeedhopCertificateExpiryImminent").size(), 1u)
-      << "want the webhook's one-day certificate, and never the auditor's plain HTTP (0)";
-  EXPECT_EQ(results.at("SeedhopCertificateExpiryImminent")[0]["metric"]["job"], "webhook");
+  // The one-day certificate of the HTTPS servers, never the plain HTTP ones' 0.
+  EXPECT_EQ(Instances(results.at("SeedhopCertificateExpiryImminent")),
+            (std::set<std::string>{suite_->instances.at("webhook"),
+                                   suite_->instances.at("migrator-source")}));
   ASSERT_EQ(results.at("SeedhopAuditorBlockers").size(), 1u);
   EXPECT_EQ(results.at("SeedhopAuditorBlockers")[0]["metric"]["namespace"], kBlockedShoot);
   EXPECT_TRUE(results.at("SeedhopPlanCacheNotSynced").empty());
   EXPECT_TRUE(results.at("SeedhopAuditorStale").empty());
+  // The migration halted at its first etcd step, on the source, which owns that step.
+  ASSERT_EQ(results.at("SeedhopMigrationHalted").size(), 1u);
+  EXPECT_EQ(results.at("SeedhopMigrationHalted")[0]["metric"]["shoot_namespace"], kMigratingShoot);
+  EXPECT_EQ(results.at("SeedhopMigrationHalted")[0]["metric"]["role"], "source");
+  EXPECT_TRUE(results.at("SeedhopMigrationStepStuck").empty());
+  // Both migrators count the member they cannot place on a pod as unhealthy: a lost quorum, yet
+  // no "one failure from losing it" for a cluster that never had 3 voters.
+  EXPECT_EQ(Instances(results.at("SeedhopEtcdQuorumLost")),
+            (std::set<std::string>{suite_->instances.at("migrator-source"),
+                                   suite_->instances.at("migrator-target")}));
+  for (const auto& series : results.at("SeedhopEtcdQuorumLost")) {
+    EXPECT_EQ(series["metric"]["shoot_namespace"], kMigratingShoot);
+    EXPECT_EQ(series["metric"]["etcd"], "etcd-main");
+  }
+  EXPECT_TRUE(results.at("SeedhopEtcdFailureToleranceZero").empty());
 }
 
 TEST_F(PrometheusTest, EveryDashboardQueryEvaluates) {
