@@ -258,8 +258,15 @@ Result<Client::Reply> Client::CallOne(const std::string& op, const std::string& 
       *unreachable = true;
     return TransportError(op, response.error());
   }
-  if (response->status < 200 || response->status > 299)
-    return ErrorFromResponse(*response).Wrap(context);
+  if (response->status < 200 || response->status > 299) {
+    Error error = ErrorFromResponse(*response).Wrap(context);
+    // A learner answers most requests with etcd's ErrGRPCNotSupportedForLearner: this endpoint
+    // cannot serve them, but a voter can, so failover treats it like an unreachable one.
+    if (unreachable != nullptr &&
+        error.message().find("rpc not supported for learner") != std::string::npos)
+      *unreachable = true;
+    return error;
+  }
   json parsed = json::parse(response->body, nullptr, false);
   if (!parsed.is_object())
     return Error(ErrorCode::kInternal, "response is not a JSON object: " + Truncate(response->body))

@@ -11,7 +11,8 @@
 //
 // Endpoint failover: requests that the cluster answers as a whole (membership, put/get) try the
 // configured endpoints in turn, starting with the last one that answered, and move on only when an
-// endpoint cannot be reached (a transport error). An answer from etcd, even an error, is final.
+// endpoint cannot be reached (a transport error) or is a learner refusing the request. Any other
+// answer from etcd, even an error, is final.
 // A request that timed out may still have been applied (e.g. a member add): callers re-read the
 // member list before repeating one.
 #pragma once

@@ -194,6 +194,13 @@ TEST_F(EtcdClusterTest, LearnerJoinsIsPromotedAndMembersAreRemoved) {
   auto members = client_->MemberList();
   ASSERT_TRUE(members.ok());
   ASSERT_TRUE(cluster_->StartJoining(slot, InitialCluster(*members, cluster_->Name(slot))).ok());
+  // A learner refuses most requests ("rpc not supported for learner"); a client whose first
+  // endpoint is the learner moves on to a voter instead of failing.
+  Client learner_first({cluster_->ClientUrl(slot), cluster_->ClientUrl(0)},
+                       cluster_->ClientOptions());
+  auto listed = Eventually([&] { return learner_first.MemberList(); }, 5000ms);
+  ASSERT_TRUE(listed.ok()) << listed.error().message();
+  EXPECT_EQ(listed->size(), 4u);
   auto promoted = Eventually([&] { return client_->MemberPromote(added->id); }, 15000ms);
   ASSERT_TRUE(promoted.ok()) << promoted.error().message();
 
