@@ -52,6 +52,41 @@ std::string PlanSummary(const plan::EtcdPlan& p) {
   return summary;
 }
 
+// What `sts` lacks of `plan`: its replicas, its ordinals start, or exactly the plan's remote
+// members among the pod template's hostAliases for this StatefulSet's peer names. "" when it
+// carries the plan.
+std::string MissingFromStatefulSet(const json& sts, const plan::EtcdPlan& plan) {
+  int64_t replicas = IntAt(sts, json::json_pointer("/spec/replicas"), 1);
+  int64_t start = IntAt(sts, json::json_pointer("/spec/ordinals/start"), 0);
+  if (replicas != plan.replicas)
+    return "spec.replicas is " + std::to_string(replicas);
+  if (plan.replicas > 0 && start != plan.ordinals_start)
+    return "spec.ordinals.start is " + std::to_string(start);
+  std::map<int, std::string> aliased;
+  json aliases = json::array();
+  if (sts.contains(json::json_pointer("/spec/template/spec/hostAliases")))
+    aliases = sts[json::json_pointer("/spec/template/spec/hostAliases")];
+  for (const json& entry : aliases) {
+    for (const json& hostname : entry.value("hostnames", json::array())) {
+      if (!hostname.is_string())
+        continue;
+      int ordinal = MemberOrdinal(plan.statefulset, "", hostname.get<std::string>());
+      if (ordinal >= 0)
+        aliased[ordinal] = entry.value("ip", "");
+    }
+  }
+  std::map<int, std::string> wanted;
+  for (const plan::RemoteMember& member : plan.remote_members)
+    wanted[member.ordinal] = member.address;
+  if (aliased != wanted) {
+    std::string have;
+    for (const auto& [ordinal, ip] : aliased)
+      have += (have.empty() ? "" : ",") + std::to_string(ordinal) + "=" + ip;
+    return "its hostAliases name " + (have.empty() ? std::string("no peer") : have);
+  }
+  return "";
+}
+
 }  // namespace
 
 // An etcd client over this seed's pods of one etcd, with the endpoint of each pod.
@@ -310,28 +345,27 @@ Status Executor::SetSidePlan(const FlowStep& step) {
     return existing.error();
   }
 
-  // Any update of the StatefulSet goes through the webhook, which applies the plan; the
-  // annotation names the plan so the update is not a no-op.
+  // Any update of the StatefulSet goes through the webhook, which applies the plan. The webhook
+  // reads plans from a watch-fed cache that may lag the write above by a moment, so the update is
+  // repeated until the stored StatefulSet carries the plan; the annotation names the plan.
   std::string summary = PlanSummary(desired);
-  const json& annotations = (*sts)["metadata"].value("annotations", json::object());
-  if (annotations.value(kPlanAnnotation, "") != summary) {
+  std::string missing = MissingFromStatefulSet(*sts, desired);
+  if (!missing.empty()) {
     json patch = {{"metadata", {{"annotations", {{kPlanAnnotation, summary}}}}}};
     auto patched = access_.seed->Patch(StatefulSets(ns), step.etcd, kube::PatchType::kMerge, patch);
     if (!patched.ok())
       return patched.error().Wrap(context + ": apply the plan");
     sts = std::move(patched);
+    missing = MissingFromStatefulSet(*sts, desired);
   }
-
-  const json& s = *sts;
-  int64_t replicas = IntAt(s, json::json_pointer("/spec/replicas"), 1);
-  int64_t start = IntAt(s, json::json_pointer("/spec/ordinals/start"), 0);
-  if (replicas != desired.replicas || (desired.replicas > 0 && start != desired.ordinals_start)) {
+  if (!missing.empty()) {
     return Error(ErrorCode::kUnavailable,
-                 context + ": spec says replicas " + std::to_string(replicas) +
-                     ", ordinals.start " + std::to_string(start) + " but the plan says " + summary +
-                     ": is seedhop-webhook registered for this namespace (label " +
+                 context + ": does not carry the plan (" + summary + ") yet: " + missing +
+                     "; is seedhop-webhook registered for this namespace (label " +
                      kMigratingLabel + "=true)?");
   }
+  const json& s = *sts;
+  int64_t replicas = IntAt(s, json::json_pointer("/spec/replicas"), 1);
   int64_t generation = IntAt(s, json::json_pointer("/metadata/generation"), 0);
   int64_t observed = IntAt(s, json::json_pointer("/status/observedGeneration"), 0);
   int64_t ready = IntAt(s, json::json_pointer("/status/readyReplicas"), 0);
@@ -429,8 +463,8 @@ Status Executor::TransferLeadership(const FlowStep& step) {
   auto& client = found->client();
   if (member == nullptr)
     return OkStatus();
-  // The leader as a local member sees it; the new leader is a healthy local voter, which this
-  // side can vouch for (flow.h gives member steps to a side that runs another voter).
+  // The leader as this side's members see it. The successor: a healthy voter on this side when
+  // there is one, else a voter on the other side (the pre-step check found every voter healthy).
   uint64_t leader = 0;
   uint64_t successor = 0;
   for (const auto& [ordinal, endpoint] : found->session->endpoints()) {
@@ -442,12 +476,16 @@ Status Executor::TransferLeadership(const FlowStep& step) {
     if (successor == 0 && !status->is_learner && status->member_id != member->id)
       successor = status->member_id;
   }
+  for (const etcd::Member& other : found->members) {
+    if (successor == 0 && !other.is_learner && other.id != member->id)
+      successor = other.id;
+  }
   if (leader == 0)
     return NotYet(step.etcd + ": no member here knows a leader");
   if (leader != member->id)
     return OkStatus();
   if (successor == 0)
-    return NotYet(step.etcd + ": no healthy voter on this seed to take over leadership");
+    return NotYet(step.etcd + ": no other voter to take over leadership");
   auto moved = client.MoveLeader(successor);
   if (!moved.ok())
     return moved.error().Wrap(step.etcd + ": move leadership away from " + member->name);

@@ -149,6 +149,11 @@ Result<std::vector<FlowStep>> BuildFlow(const MigrationSpec& spec) {
         case StepKind::kSwitchDns:
           f.owner = Side::kTarget;
           break;
+        case StepKind::kTransferLeadership:
+          // etcd takes a leadership transfer only from the leader itself, so the side that runs
+          // the member (the leader, if the transfer is needed) acts.
+          f.owner = cluster.MemberSide(step.ordinal);
+          break;
         default:
           f.owner = cluster.HasVoterOtherThan(Side::kSource, step.ordinal) ? Side::kSource
                                                                            : Side::kTarget;

@@ -36,10 +36,11 @@ struct FlowStep {
 };
 
 // Builds the flow for `spec`. Planner steps are owned as follows: set-side-plan and expose-member
-// by the side whose StatefulSet changes; switch-dns by the target; member operations (add-learner,
-// promote, transfer-leadership, remove-member) by the source while it runs a voter other than the
-// member concerned, else by the target (seeds cannot reach each other's etcd client ports, so the
-// owner must hold a voter). Only the last etcd keeps its switch-dns step. Errors: an etcd size the
+// by the side whose StatefulSet changes; switch-dns by the target; transfer-leadership by the side
+// that runs the member (etcd accepts a transfer only from the leader); the other member operations
+// (add-learner, promote, remove-member) by the source while it runs a voter other than the member
+// concerned, else by the target (seeds cannot reach each other's etcd client ports, so the owner
+// must hold a voter). Only the last etcd keeps its switch-dns step. Errors: an etcd size the
 // planner rejects, or an alias the plan needs whose address the spec does not give
 // ("spec.target.peerAddresses: etcd-main: no address for member 1").
 Result<std::vector<FlowStep>> BuildFlow(const MigrationSpec& spec);
