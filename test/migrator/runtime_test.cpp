@@ -16,6 +16,7 @@
 #include "migrator/metrics.h"
 #include "migrator/runner.h"
 #include "test/emulator/emulator.h"
+#include "test/support/kube_objects.h"
 
 namespace seedhop::migrator {
 namespace {
@@ -34,28 +35,6 @@ json RepoYaml(const std::string& relative) {
   return documents.ok() ? (*documents)[0] : json();
 }
 
-json Crd(const std::string& group, const std::string& kind, const std::string& plural) {
-  return {{"apiVersion", "apiextensions.k8s.io/v1"},
-          {"kind", "CustomResourceDefinition"},
-          {"metadata", {{"name", plural + "." + group}}},
-          {"spec",
-           {{"group", group},
-            {"names", {{"kind", kind}, {"plural", plural}}},
-            {"scope", "Namespaced"},
-            {"versions",
-             {{{"name", group == "core.gardener.cloud" ? "v1beta1" : "v1alpha1"},
-               {"served", true},
-               {"storage", true},
-               {"subresources", {{"status", json::object()}}},
-               {"schema",
-                {{"openAPIV3Schema",
-                  {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}}}}}}}}}}};
-}
-
-json Namespace(const std::string& name) {
-  return {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}};
-}
-
 json Migration(int step_timeout_seconds) {
   return {
       {"apiVersion", "seedhop.io/v1alpha1"},
@@ -71,7 +50,7 @@ json Migration(int step_timeout_seconds) {
         {"stepTimeoutSeconds", step_timeout_seconds}}}};
 }
 
-class RuntimeTest : public testing::Test {
+class RuntimeTest : public ::testing::Test {
  protected:
   void SetUp() override {
     for (auto* e : {&garden_emulator_, &source_emulator_, &target_emulator_})
@@ -80,13 +59,14 @@ class RuntimeTest : public testing::Test {
     source_ = Connect(source_emulator_);
     target_ = Connect(target_emulator_);
     Must(garden_->Create(kCrds, RepoYaml("manifests/crds/garden/livemigrations.yaml")));
-    Must(garden_->Create(kCrds, Crd("core.gardener.cloud", "ShootState", "shootstates")));
-    Must(garden_->Create(kNamespaces, Namespace(kGardenNs)));
+    Must(garden_->Create(kCrds, seedhop::testing::PreservingCrd("core.gardener.cloud", "v1beta1",
+                                                                "ShootState", "shootstates")));
+    Must(garden_->Create(kNamespaces, seedhop::testing::NamespaceObject(kGardenNs)));
     for (kube::Client* seed : {source_.get(), target_.get()}) {
       Must(seed->Create(kCrds, RepoYaml("manifests/crds/etcdplans.yaml")));
-      Must(seed->Create(kNamespaces, Namespace("garden")));
+      Must(seed->Create(kNamespaces, seedhop::testing::NamespaceObject("garden")));
     }
-    Must(source_->Create(kNamespaces, Namespace(kShootNs)));
+    Must(source_->Create(kNamespaces, seedhop::testing::NamespaceObject(kShootNs)));
     json secret = {{"apiVersion", "v1"},
                    {"kind", "Secret"},
                    {"metadata", {{"name", "ca"}, {"labels", {{"persist", "true"}}}}},
@@ -151,7 +131,7 @@ class RuntimeTest : public testing::Test {
   // Runs the real binary with `args` plus the garden kubeconfig; returns its exit code and
   // stdout.
   std::pair<int, std::string> Cli(const std::string& args) {
-    std::string kubeconfig = testing::TempDir() + "/garden-kubeconfig";
+    std::string kubeconfig = ::testing::TempDir() + "/garden-kubeconfig";
     EXPECT_TRUE(garden_emulator_.WriteKubeconfig(kubeconfig).ok());
     std::string command = std::string(SEEDHOP_BINARY_DIR) + "/migrator/seedhop-migrator " + args +
                           " --garden-kubeconfig " + kubeconfig + " 2>&1";

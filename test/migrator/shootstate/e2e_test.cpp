@@ -14,6 +14,7 @@
 #include "migrator/shootstate/export.h"
 #include "migrator/shootstate/import.h"
 #include "test/emulator/emulator.h"
+#include "test/support/kube_objects.h"
 
 namespace seedhop::migrator::shootstate {
 namespace {
@@ -35,29 +36,6 @@ kube::ResourceRef Secrets(const std::string& ns) {
 }
 kube::ResourceRef ConfigMaps(const std::string& ns) {
   return {"", "v1", "configmaps", ns};
-}
-
-json Crd(const std::string& group, const std::string& version, const std::string& kind,
-         const std::string& plural) {
-  return {{"apiVersion", "apiextensions.k8s.io/v1"},
-          {"kind", "CustomResourceDefinition"},
-          {"metadata", {{"name", plural + "." + group}}},
-          {"spec",
-           {{"group", group},
-            {"names", {{"kind", kind}, {"plural", plural}}},
-            {"scope", "Namespaced"},
-            {"versions",
-             {{{"name", version},
-               {"served", true},
-               {"storage", true},
-               {"subresources", {{"status", json::object()}}},
-               {"schema",
-                {{"openAPIV3Schema",
-                  {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}}}}}}}}}}};
-}
-
-json Namespace(const std::string& name) {
-  return {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}};
 }
 
 json Secret(const std::string& name, const std::string& value, bool persist) {
@@ -89,14 +67,15 @@ class StateCopy : public ::testing::Test {
     seed_a_ = Connect(a_);
     seed_b_ = Connect(b_);
     garden_ = Connect(a_);
-    Must(
-        garden_->Create(kCrds, Crd("core.gardener.cloud", "v1beta1", "ShootState", "shootstates")));
+    Must(garden_->Create(kCrds, seedhop::testing::PreservingCrd("core.gardener.cloud", "v1beta1",
+                                                                "ShootState", "shootstates")));
     for (kube::Client* seed : {seed_a_.get(), seed_b_.get()}) {
-      Must(seed->Create(kCrds, Crd("extensions.gardener.cloud", "v1alpha1", "Infrastructure",
-                                   "infrastructures")));
+      Must(seed->Create(kCrds,
+                        seedhop::testing::PreservingCrd("extensions.gardener.cloud", "v1alpha1",
+                                                        "Infrastructure", "infrastructures")));
     }
-    Must(garden_->Create(kNamespaces, Namespace(kGardenNs)));
-    Must(seed_a_->Create(kNamespaces, Namespace(kSeedNs)));
+    Must(garden_->Create(kNamespaces, seedhop::testing::NamespaceObject(kGardenNs)));
+    Must(seed_a_->Create(kNamespaces, seedhop::testing::NamespaceObject(kSeedNs)));
   }
 
   void TearDown() override {
@@ -167,7 +146,7 @@ class StateCopy : public ::testing::Test {
 TEST_F(StateCopy, ExportImportThenSecondImportChangesNothing) {
   PopulateSeedA();
   // gardenlet has already created the extension object on the target, without status.
-  Must(seed_b_->Create(kNamespaces, Namespace(kSeedNs)));
+  Must(seed_b_->Create(kNamespaces, seedhop::testing::NamespaceObject(kSeedNs)));
   Must(seed_b_->Create(kInfras, {{"apiVersion", "extensions.gardener.cloud/v1alpha1"},
                                  {"kind", "Infrastructure"},
                                  {"metadata", {{"name", "s"}}},
@@ -229,7 +208,7 @@ TEST_F(StateCopy, ExportImportThenSecondImportChangesNothing) {
 
 TEST_F(StateCopy, ConflictPolicyKeepReportsAndOverwriteReplaces) {
   PopulateSeedA();
-  Must(seed_b_->Create(kNamespaces, Namespace(kSeedNs)));
+  Must(seed_b_->Create(kNamespaces, seedhop::testing::NamespaceObject(kSeedNs)));
   Must(seed_b_->Create(Secrets(kSeedNs), Secret("ca-etcd", "a-different-key", true)));
   ASSERT_TRUE(ExportShootState(*seed_a_, *garden_, Export()).ok());
 

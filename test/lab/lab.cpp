@@ -1,0 +1,761 @@
+#include "test/lab/lab.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "common/encoding/base64.h"
+#include "common/http/client.h"
+#include "common/kube/client.h"
+#include "common/kube/kubeconfig.h"
+#include "common/yaml/yaml_json.h"
+#include "migrator/flow.h"
+#include "migrator/live_migration.h"
+#include "migrator/runner.h"
+#include "test/lab/statefulset_runner.h"
+#include "test/lab/traffic.h"
+#include "test/support/certs.h"
+#include "test/support/kube_objects.h"
+#include "test/support/process.h"
+
+namespace seedhop::lab {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr char kShootNs[] = "shoot--lab--demo";
+constexpr char kGardenNs[] = "garden-lab";
+constexpr char kShoot[] = "demo";
+constexpr char kEtcd[] = "etcd-main";
+constexpr char kDnsRecord[] = "demo-internal";
+constexpr int kSeeds = 2;  // 0: source, 1: target
+// Ordinals the lab gives addresses for: the safe plan for n = 5 uses 0..9 (docs/migrator.md).
+constexpr int kAddressedOrdinals = 10;
+const char* const kSeedNames[kSeeds] = {"lab-source", "lab-target"};
+const char* const kRoles[kSeeds] = {"source", "target"};
+
+const kube::ResourceRef kNamespaces{"", "v1", "namespaces", ""};
+const kube::ResourceRef kCrds{"apiextensions.k8s.io", "v1", "customresourcedefinitions", ""};
+const kube::ResourceRef kWebhookConfigs{"admissionregistration.k8s.io", "v1",
+                                        "mutatingwebhookconfigurations", ""};
+const kube::ResourceRef kStatefulSets{"apps", "v1", "statefulsets", kShootNs};
+const kube::ResourceRef kDeployments{"apps", "v1", "deployments", kShootNs};
+const kube::ResourceRef kDnsRecords{"extensions.gardener.cloud", "v1alpha1", "dnsrecords",
+                                    kShootNs};
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0)
+    port = ntohs(address.sin_port);
+  close(fd);
+  return port;
+}
+
+double Seconds(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+// The StatefulSet as etcd-druid writes it on every reconcile (labels, selector, Parallel pods,
+// the one hostAlias it owns): etcd-druid internal/component/statefulset/builder.go. Only what the
+// lab's runner and the webhook read is filled in.
+json DruidStatefulSet(int replicas) {
+  json labels = {{"app.kubernetes.io/managed-by", "etcd-druid"},
+                 {"app.kubernetes.io/part-of", kEtcd},
+                 {"app.kubernetes.io/component", "etcd-statefulset"},
+                 {"app.kubernetes.io/name", kEtcd}};
+  return {{"apiVersion", "apps/v1"},
+          {"kind", "StatefulSet"},
+          {"metadata", {{"name", kEtcd}, {"namespace", kShootNs}, {"labels", labels}}},
+          {"spec",
+           {{"replicas", replicas},
+            {"podManagementPolicy", "Parallel"},
+            {"updateStrategy", {{"type", "RollingUpdate"}}},
+            {"serviceName", std::string(kEtcd) + "-peer"},
+            {"selector",
+             {{"matchLabels",
+               {{"app.kubernetes.io/managed-by", "etcd-druid"},
+                {"app.kubernetes.io/part-of", kEtcd}}}}},
+            {"template",
+             {{"metadata", {{"labels", labels}}},
+              {"spec",
+               {{"hostAliases",
+                 {{{"ip", "127.0.0.1"}, {"hostnames", {std::string(kEtcd) + "-local"}}}}},
+                {"containers",
+                 {{{"name", "etcd"},
+                   {"image", "europe-docker.pkg.dev/gardener-project/etcd-wrapper"}}}}}}}}}}};
+}
+
+// The shoot's internal API DNSRecord as gardenlet writes it on the seed that runs the control plane
+// (gardener/gardener pkg/component/shoot/dnsrecord), pointing at the source's ingress.
+json DnsRecord() {
+  return {{"apiVersion", "extensions.gardener.cloud/v1alpha1"},
+          {"kind", "DNSRecord"},
+          {"metadata", {{"name", kDnsRecord}}},
+          {"spec",
+           {{"type", "local"},
+            {"name", "api.demo.lab.internal.example.com"},
+            {"recordType", "A"},
+            {"values", {"10.0.1.1"}},
+            {"ttl", 120}}}};
+}
+
+struct Process {
+  pid_t pid = -1;
+  std::string log;
+};
+
+class Lab {
+ public:
+  Lab(const LabOptions& options, std::ostream& progress) : options_(options), out_(progress) {}
+  ~Lab() { TearDown(); }
+
+  Status SetUp();
+  LabReport Run();
+  const std::string& work_dir() const { return work_; }
+
+ private:
+  Status StartEmulator(int index, const std::string& name);
+  Status StartWebhook(int seed);
+  Status WriteShoot();
+  Status StartMigrator(int seed);
+  void StopMigrator(int seed);
+  void DruidLoop();
+  void Reconcile(int seed);
+  std::map<int, std::string> PodUrls() const;
+  json LiveMigration() const;
+  void TearDown();
+  void Say(const std::string& line) {
+    char stamp[32];
+    std::snprintf(stamp, sizeof stamp, "[%7.1fs] ", Seconds(Clock::now() - started_));
+    out_ << stamp << line << "\n" << std::flush;
+  }
+
+  const LabOptions& options_;
+  std::ostream& out_;
+  Clock::time_point started_ = Clock::now();
+  std::string work_;
+  // 0: garden, 1: source seed, 2: target seed.
+  Process emulators_[3];
+  std::string kubeconfigs_[3];
+  std::unique_ptr<kube::Client> clients_[3];
+  Process webhooks_[kSeeds];
+  Process migrators_[kSeeds];
+  int migrator_ports_[kSeeds] = {0, 0};
+  std::unique_ptr<SeedRunner> runners_[kSeeds];
+  std::atomic<bool> stop_druid_{false};
+  std::thread druid_;
+
+  kube::Client& garden() { return *clients_[0]; }
+  kube::Client& seed(int s) { return *clients_[1 + s]; }
+};
+
+Status Lab::StartEmulator(int index, const std::string& name) {
+  kubeconfigs_[index] = work_ + "/" + name + ".kubeconfig";
+  emulators_[index].log = work_ + "/" + name + ".log";
+  testing::ProcessSpec spec;
+  spec.argv = {options_.binary_dir + "/test/emulator/seedhop-emulator", "--port",
+               std::to_string(FreePort()), "--kubeconfig-out", kubeconfigs_[index]};
+  spec.log_path = emulators_[index].log;
+  auto pid = testing::SpawnProcess(spec);
+  if (!pid.ok())
+    return pid.error().Wrap(name);
+  emulators_[index].pid = *pid;
+  for (int i = 0; i < 100 && !std::filesystem::exists(kubeconfigs_[index]); ++i)
+    std::this_thread::sleep_for(50ms);
+  auto config = kube::LoadKubeconfig(kubeconfigs_[index]);
+  if (!config.ok())
+    return config.error().Wrap(name + ": " + testing::FileTail(emulators_[index].log, 500));
+  kube::ClientOptions client_options;
+  client_options.max_attempts = 3;
+  clients_[index] = std::make_unique<kube::Client>(*config, client_options);
+  for (int i = 0; i < 100; ++i) {
+    if (clients_[index]->List(kNamespaces).ok())
+      return OkStatus();
+    std::this_thread::sleep_for(50ms);
+  }
+  return Error(ErrorCode::kUnavailable, name + ": the emulator does not answer");
+}
+
+Status Lab::StartWebhook(int s) {
+  std::string dir = work_ + "/webhook-" + kRoles[s];
+  std::filesystem::create_directories(dir);
+  testing::CertPair ca = testing::MakeCa("seedhop-lab-ca");
+  testing::CertPair leaf = testing::MakeLeaf(ca, "seedhop-webhook", {"127.0.0.1"});
+  for (auto [file, content] : {std::pair{"/tls.crt", leaf.cert_pem}, {"/tls.key", leaf.key_pem}}) {
+    if (Status written = testing::WriteFile(dir + file, content); !written.ok())
+      return written;
+  }
+  int port = FreePort();
+  testing::ProcessSpec spec;
+  spec.argv = {options_.binary_dir + "/webhook/seedhop-webhook",
+               "--address",
+               "127.0.0.1",
+               "--port",
+               std::to_string(port),
+               "--kubeconfig",
+               kubeconfigs_[1 + s],
+               "--cert-file",
+               dir + "/tls.crt",
+               "--key-file",
+               dir + "/tls.key",
+               "--log-level",
+               "warn"};
+  spec.log_path = dir + "/webhook.log";
+  webhooks_[s].log = spec.log_path;
+  auto pid = testing::SpawnProcess(spec);
+  if (!pid.ok())
+    return pid.error().Wrap("seedhop-webhook");
+  webhooks_[s].pid = *pid;
+  http::ClientOptions tls;
+  tls.ca_pem = ca.cert_pem;
+  http::Client probe(tls);
+  bool ready = false;
+  for (int i = 0; i < 200 && !ready; ++i) {
+    http::ClientRequest request;
+    request.url = "https://127.0.0.1:" + std::to_string(port) + "/readyz";
+    auto response = probe.Send(request);
+    ready = response.ok() && response->status == 200;
+    if (!ready)
+      std::this_thread::sleep_for(50ms);
+  }
+  if (!ready)
+    return Error(ErrorCode::kUnavailable,
+                 "seedhop-webhook not ready: " + testing::FileTail(webhooks_[s].log, 500));
+  // The shipped registration, pointed at this process instead of the in-cluster Service.
+  auto documents = yaml::ReadDocuments(options_.source_dir +
+                                       "/manifests/webhook/mutatingwebhookconfiguration.yaml");
+  if (!documents.ok())
+    return documents.error();
+  json configuration = (*documents)[0];
+  for (auto& hook : configuration["webhooks"]) {
+    hook["clientConfig"] = {{"url", "https://127.0.0.1:" + std::to_string(port) + "/mutate"},
+                            {"caBundle", encoding::Base64Encode(ca.cert_pem)}};
+  }
+  auto created = seed(s).Create(kWebhookConfigs, configuration);
+  return created.ok() ? OkStatus() : Status(created.error());
+}
+
+Status Lab::SetUp() {
+  work_ = options_.work_dir;
+  if (work_.empty()) {
+    char pattern[] = "/tmp/seedhop-lab.XXXXXX";
+    if (mkdtemp(pattern) == nullptr)
+      return Error(ErrorCode::kInternal, "cannot create a work directory");
+    work_ = pattern;
+  }
+  std::filesystem::create_directories(work_);
+  Say("work directory " + work_);
+  const char* names[3] = {"garden", "seed-source", "seed-target"};
+  for (int i = 0; i < 3; ++i) {
+    if (Status started = StartEmulator(i, names[i]); !started.ok())
+      return started;
+  }
+  auto lm_crd =
+      yaml::ReadDocuments(options_.source_dir + "/manifests/crds/garden/livemigrations.yaml");
+  auto plan_crd = yaml::ReadDocuments(options_.source_dir + "/manifests/crds/etcdplans.yaml");
+  if (!lm_crd.ok())
+    return lm_crd.error();
+  if (!plan_crd.ok())
+    return plan_crd.error();
+  std::vector<std::pair<kube::Client*, json>> objects = {
+      {&garden(), (*lm_crd)[0]},
+      {&garden(),
+       testing::PreservingCrd("core.gardener.cloud", "v1beta1", "ShootState", "shootstates")},
+      {&garden(), testing::NamespaceObject(kGardenNs)}};
+  for (int s = 0; s < kSeeds; ++s) {
+    objects.push_back({&seed(s), (*plan_crd)[0]});
+    objects.push_back({&seed(s), testing::PreservingCrd("extensions.gardener.cloud", "v1alpha1",
+                                                        "DNSRecord", "dnsrecords")});
+    objects.push_back({&seed(s), testing::NamespaceObject("garden")});
+  }
+  for (auto& [client, object] : objects) {
+    auto created = client->Create(
+        kube::ResourceRef{
+            object["apiVersion"] == "v1" ? "" : "apiextensions.k8s.io", "v1",
+            object["kind"] == "Namespace" ? "namespaces" : "customresourcedefinitions", ""},
+        object);
+    if (!created.ok())
+      return created.error();
+  }
+  for (int s = 0; s < kSeeds; ++s) {
+    if (Status started = StartWebhook(s); !started.ok())
+      return started;
+  }
+  Say("garden, source and target seeds up; seedhop-webhook registered on both seeds");
+
+  for (int s = 0; s < kSeeds; ++s) {
+    RunnerOptions runner;
+    auto config = kube::LoadKubeconfig(kubeconfigs_[1 + s]);
+    if (!config.ok())
+      return config.error();
+    runner.rest = *config;
+    runner.ns = kShootNs;
+    runner.statefulsets = {kEtcd};
+    runner.seed_index = options_.seed_index_base + s;
+    runner.lab_seeds = {options_.seed_index_base, options_.seed_index_base + 1};
+    runner.work_dir = work_ + "/pods-" + kRoles[s];
+    SeedRunner::EventCallback on_event;
+    if (options_.verbose) {
+      on_event = [this, s](const PodEvent& event) {
+        Say(std::string("  ") + kRoles[s] + " pod " + event.statefulset + "-" +
+            std::to_string(event.ordinal) + " " + PodEventKindName(event.kind) +
+            (event.detail.empty() ? "" : ": " + event.detail));
+      };
+    }
+    runners_[s] = std::make_unique<SeedRunner>(runner, on_event);
+    if (Status started = runners_[s]->Start(); !started.ok())
+      return started;
+  }
+  if (Status written = WriteShoot(); !written.ok())
+    return written;
+  druid_ = std::thread([this] { DruidLoop(); });
+  return OkStatus();
+}
+
+Status Lab::WriteShoot() {
+  kube::Client& source = seed(0);
+  std::vector<std::pair<kube::ResourceRef, json>> objects = {
+      {kNamespaces, testing::NamespaceObject(kShootNs)},
+      {{"", "v1", "secrets", kShootNs},
+       {{"apiVersion", "v1"},
+        {"kind", "Secret"},
+        {"metadata", {{"name", "ca-etcd"}, {"labels", {{"persist", "true"}}}}},
+        {"data", {{"ca.crt", encoding::Base64Encode("lab CA certificate")}}}}},
+      {kDnsRecords, DnsRecord()},
+      {kStatefulSets, DruidStatefulSet(options_.members)}};
+  for (auto& [ref, object] : objects) {
+    auto created = source.Create(ref, object);
+    if (!created.ok())
+      return created.error();
+  }
+  Say("shoot " + std::string(kShootNs) + " on the source: etcd-main with " +
+      std::to_string(options_.members) + " members, a persist=true Secret, a DNSRecord");
+  return OkStatus();
+}
+
+// etcd-druid (and gardenlet, for the DNSRecord and kube-apiserver the DNS switch needs on the
+// target): rewrites the etcd
+// StatefulSet in its own shape every second on each seed whose namespace is there; on the target
+// only once the migrator labelled it (it wrote the EtcdPlan that holds the target empty first).
+void Lab::DruidLoop() {
+  while (!stop_druid_) {
+    for (int s = 0; s < kSeeds; ++s)
+      Reconcile(s);
+    for (int i = 0; i < 10 && !stop_druid_; ++i)
+      std::this_thread::sleep_for(100ms);
+  }
+}
+
+void Lab::Reconcile(int s) {
+  auto ns = seed(s).Get(kNamespaces, kShootNs);
+  if (!ns.ok())
+    return;
+  if (s == 1 &&
+      ns->at("metadata").value("labels", json::object()).value(migrator::kMigratingLabel, "") !=
+          "true")
+    return;
+  json desired = DruidStatefulSet(options_.members);
+  auto existing = seed(s).Get(kStatefulSets, kEtcd);
+  if (!existing.ok()) {
+    (void)seed(s).Create(kStatefulSets, desired);
+  } else {
+    json object = *existing;
+    object["metadata"]["labels"] = desired["metadata"]["labels"];
+    object["spec"] = desired["spec"];
+    (void)seed(s).Update(kStatefulSets, object);
+  }
+  if (s == 1 && !seed(s).Get(kDnsRecords, kDnsRecord).ok())
+    (void)seed(s).Create(kDnsRecords, DnsRecord());
+  if (s == 1 && !seed(s).Get(kDeployments, "kube-apiserver").ok()) {
+    json deployment = {
+        {"apiVersion", "apps/v1"},
+        {"kind", "Deployment"},
+        {"metadata", {{"name", "kube-apiserver"}}},
+        {"spec",
+         {{"replicas", 1},
+          {"selector", {{"matchLabels", {{"app", "kube-apiserver"}}}}},
+          {"template",
+           {{"metadata", {{"labels", {{"app", "kube-apiserver"}}}}},
+            {"spec",
+             {{"containers", {{{"name", "kube-apiserver"}, {"image", "kube-apiserver"}}}}}}}}}}};
+    auto created = seed(s).Create(kDeployments, deployment);
+    if (created.ok()) {
+      json object = *created;
+      object["status"] = {{"replicas", 1}, {"readyReplicas", 1}, {"availableReplicas", 1}};
+      (void)seed(s).Update(kDeployments, object, "status");
+    }
+  }
+}
+
+std::map<int, std::string> Lab::PodUrls() const {
+  std::map<int, std::string> urls;
+  for (int s = 0; s < kSeeds; ++s) {
+    if (!runners_[s])
+      continue;
+    for (const PodState& pod : runners_[s]->Pods()) {
+      if (pod.running)
+        urls[pod.ordinal] = "http://" + pod.address + ":" + std::to_string(kClientPort);
+    }
+  }
+  return urls;
+}
+
+json Lab::LiveMigration() const {
+  json seeds[kSeeds];
+  for (int s = 0; s < kSeeds; ++s) {
+    json members = json::array();
+    for (int o = 0; o < kAddressedOrdinals; ++o)
+      members.push_back(
+          {{"ordinal", o}, {"address", PodAddress(options_.seed_index_base + s, 0, o)}});
+    seeds[s] = {{"seed", kSeedNames[s]},
+                {"peerAddresses", {{{"etcd", kEtcd}, {"members", members}}}}};
+  }
+  seeds[1]["ingressAddress"] = "10.0.2.1";
+  json spec = {{"shootNamespace", kShootNs},
+               {"source", seeds[0]},
+               {"target", seeds[1]},
+               {"etcds", {{{"name", kEtcd}, {"replicas", options_.members}}}},
+               {"strategy", options_.strategy},
+               {"dns", {{"records", {kDnsRecord}}, {"maxWaitSeconds", 1}}},
+               {"stepTimeoutSeconds", options_.step_timeout_seconds}};
+  if (options_.strategy == "Swap")
+    spec["allowUnsafeStrategy"] = true;
+  return {{"apiVersion", "seedhop.io/v1alpha1"},
+          {"kind", "LiveMigration"},
+          {"metadata", {{"name", kShoot}, {"namespace", kGardenNs}}},
+          {"spec", spec}};
+}
+
+Status Lab::StartMigrator(int s) {
+  if (migrator_ports_[s] == 0)
+    migrator_ports_[s] = FreePort();
+  std::string role = kRoles[s];
+  testing::ProcessSpec spec;
+  spec.argv = {options_.binary_dir + "/migrator/seedhop-migrator",
+               "run",
+               "--role=" + role,
+               std::string("--seed-name=") + kSeedNames[s],
+               "--garden-kubeconfig=" + kubeconfigs_[0],
+               "--seed-kubeconfig=" + kubeconfigs_[1 + s],
+               "--lease-namespace=garden",
+               "--identity=lab-" + role,
+               "--etcd-client-url=http://{pod}.{etcd}-peer.{namespace}.svc:2379",
+               "--etcd-peer-url=http://{pod}.{etcd}-peer.{namespace}.svc:2380",
+               "--address=127.0.0.1",
+               "--port=" + std::to_string(migrator_ports_[s]),
+               "--poll-interval=200ms",
+               "--exit-when-done"};
+  spec.log_path = work_ + "/migrator-" + role + ".log";
+  // The migrator resolves the etcd pods' names as a pod of its seed does: cluster DNS only.
+  spec.bind_mounts = runners_[s]->SeedMounts();
+  migrators_[s].log = spec.log_path;
+  auto pid = testing::SpawnProcess(spec);
+  if (!pid.ok())
+    return pid.error().Wrap("seedhop-migrator " + role);
+  migrators_[s].pid = *pid;
+  return OkStatus();
+}
+
+void Lab::StopMigrator(int s) {
+  if (migrators_[s].pid > 0)
+    testing::StopProcess(migrators_[s].pid, SIGKILL, 1s);
+  migrators_[s].pid = -1;
+}
+
+void Lab::TearDown() {
+  stop_druid_ = true;
+  if (druid_.joinable())
+    druid_.join();
+  for (int s = 0; s < kSeeds; ++s) {
+    StopMigrator(s);
+    if (runners_[s])
+      runners_[s]->Stop();
+    if (webhooks_[s].pid > 0)
+      testing::StopProcess(webhooks_[s].pid, SIGTERM, 5s);
+    webhooks_[s].pid = -1;
+  }
+  for (Process& emulator : emulators_) {
+    if (emulator.pid > 0)
+      testing::StopProcess(emulator.pid, SIGTERM, 5s);
+    emulator.pid = -1;
+  }
+}
+
+LabReport Lab::Run() {
+  LabReport report;
+  // The source cluster forms from druid's StatefulSet before anything else happens.
+  auto healthy_at = Clock::now() + 60s;
+  Sampler sampler(
+      kEtcd, [this] { return PodUrls(); }, 50ms);
+  sampler.Start();
+  bool formed = false;
+  while (!formed && Clock::now() < healthy_at) {
+    std::this_thread::sleep_for(200ms);
+    auto samples = sampler.Samples();
+    formed = !samples.empty() && samples.back().known &&
+             samples.back().healthy_voters == options_.members;
+  }
+  if (!formed) {
+    report.failure = "the source etcd cluster did not form within 60 s";
+    return report;
+  }
+  Say("source etcd healthy: " + std::to_string(options_.members) + " voters");
+
+  Writer writer([this] { return PodUrls(); }, &sampler, options_.write_rate, 5s);
+  writer.Start();
+  auto writes_from = Clock::now();
+  std::this_thread::sleep_for(3s);  // the "before" window for write latency
+
+  auto created = garden().Create(migrator::LiveMigrations(kGardenNs), LiveMigration());
+  if (!created.ok()) {
+    report.failure = "create LiveMigration: " + created.error().message();
+    return report;
+  }
+  auto spec = migrator::ParseMigrationSpec(*created);
+  auto flow = spec.ok() ? migrator::BuildFlow(*spec)
+                        : Result<std::vector<migrator::FlowStep>>(spec.error());
+  if (!flow.ok()) {
+    report.failure = flow.error().message();
+    return report;
+  }
+  const int total = static_cast<int>(flow->size());
+  const int no_return = migrator::PointOfNoReturn(*flow);
+  auto migration_from = Clock::now();
+  Say("LiveMigration " + std::string(kGardenNs) + "/" + kShoot +
+      " created: " + std::to_string(total) + " steps, strategy " + options_.strategy);
+  for (int s = 0; s < kSeeds; ++s) {
+    if (Status started = StartMigrator(s); !started.ok()) {
+      report.failure = started.error().message();
+      return report;
+    }
+  }
+
+  int seen_done = 0;
+  auto step_since = Clock::now();
+  Clock::time_point move_from{}, move_to{};
+  std::vector<std::pair<Clock::time_point, int>> step_starts = {{Clock::now(), 0}};
+  int killed_for_step = -1;
+  int member_killed_for_step = -1;
+  auto deadline = Clock::now() + options_.deadline;
+  while (true) {
+    std::this_thread::sleep_for(100ms);
+    if (Clock::now() > deadline) {
+      report.failure =
+          "the migration did not finish within " + std::to_string(options_.deadline.count()) + " s";
+      break;
+    }
+    auto object = garden().Get(migrator::LiveMigrations(kGardenNs), kShoot);
+    if (!object.ok())
+      continue;
+    auto source = migrator::ParseSideStatus(*object, migrator::Side::kSource);
+    auto target = migrator::ParseSideStatus(*object, migrator::Side::kTarget);
+    if (!source.ok() || !target.ok())
+      continue;
+    int done = std::max(source->completed_steps, target->completed_steps);
+    for (; seen_done < done && seen_done < total; ++seen_done) {
+      auto now = Clock::now();
+      StepReport step{seen_done, (*flow)[seen_done].Name(), Seconds(now - step_since)};
+      char line[64];
+      std::snprintf(line, sizeof line, "%3d/%d %5.1fs  ", seen_done + 1, total, step.seconds);
+      Say(line + step.name);
+      report.steps.push_back(step);
+      step_since = now;
+      step_starts.push_back({now, seen_done + 1});
+      if (seen_done + 1 == no_return)
+        move_from = now;
+      if (seen_done + 1 == total - 1)
+        move_to = now;
+    }
+    if (source->phase == migrator::Phase::kDone && target->phase == migrator::Phase::kDone) {
+      report.completed = true;
+      if (move_to == Clock::time_point{})
+        move_to = Clock::now();
+      break;
+    }
+    for (const auto* side : {&*source, &*target}) {
+      if (side->phase == migrator::Phase::kHalted) {
+        report.failure = "a migrator halted: " + side->message;
+        break;
+      }
+    }
+    if (!report.failure.empty())
+      break;
+    // Faults, injected once per step at its start.
+    if (done < total && killed_for_step != done &&
+        (options_.kill_migrator_every_step || options_.kill_migrator_at_step == done)) {
+      int owner = (*flow)[done].owner == migrator::Side::kSource ? 0 : 1;
+      killed_for_step = done;
+      Say("fault: SIGKILL the " + std::string(kRoles[owner]) + " migrator at step " +
+          std::to_string(done));
+      StopMigrator(owner);
+      ++report.migrator_kills;
+      if (Status started = StartMigrator(owner); !started.ok()) {
+        report.failure = started.error().message();
+        break;
+      }
+    }
+    if (done == options_.kill_member_at_step && member_killed_for_step != done) {
+      member_killed_for_step = done;
+      for (int s = 0; s < kSeeds && member_killed_for_step == done; ++s) {
+        auto pods = runners_[s]->Pods();
+        for (auto it = pods.rbegin(); it != pods.rend(); ++it) {
+          if (it->running && runners_[s]->KillPod(kEtcd, it->ordinal).ok()) {
+            Say("fault: SIGKILL etcd pod " + it->name + " on the " + kRoles[s]);
+            ++report.member_kills;
+            member_killed_for_step = done + total;  // once
+            break;
+          }
+        }
+      }
+    }
+    for (int s = 0; s < kSeeds; ++s) {
+      int status = 0;
+      if (migrators_[s].pid > 0 && testing::ReapIfExited(migrators_[s].pid, &status)) {
+        migrators_[s].pid = -1;
+        if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+          report.failure = std::string("the ") + kRoles[s] + " migrator exited (" +
+                           testing::DescribeExit(status) +
+                           "): " + testing::FileTail(migrators_[s].log, 800);
+        }
+      }
+    }
+    if (!report.failure.empty())
+      break;
+  }
+  auto migration_to = Clock::now();
+  report.total_seconds = Seconds(migration_to - migration_from);
+  std::this_thread::sleep_for(500ms);
+  writer.Stop();
+  sampler.Stop();
+  if (move_from == Clock::time_point{})
+    move_from = migration_from;
+  if (move_to == Clock::time_point{})
+    move_to = migration_to;
+
+  std::vector<WriteRecord> records = writer.Records();
+  report.writes_attempted = static_cast<int64_t>(records.size());
+  for (const WriteRecord& r : records)
+    report.writes_acknowledged += r.acknowledged;
+  VerifyResult verified = writer.Verify();
+  report.writes_lost = verified.lost;
+  report.lost_keys = verified.lost_keys;
+  report.longest_stall_ms = LongestStallMs(records, move_from, move_to);
+  report.p99_before_ms = LatencyPercentileMs(records, 99, writes_from, migration_from);
+  report.p99_during_ms = LatencyPercentileMs(records, 99, move_from, move_to);
+
+  std::optional<Sample> lowest;
+  for (const Sample& sample : sampler.Samples()) {
+    if (!sample.known || sample.at < move_from || sample.at > move_to)
+      continue;
+    if (!lowest || sample.failure_tolerance < lowest->failure_tolerance)
+      lowest = sample;
+  }
+  if (lowest) {
+    report.min_failure_tolerance = lowest->failure_tolerance;
+    report.min_tolerance_at_seconds = Seconds(lowest->at - migration_from);
+    int step = 0;
+    for (const auto& [at, index] : step_starts) {
+      if (at <= lowest->at)
+        step = index;
+    }
+    report.min_tolerance_at = step < total ? (*flow)[step].Name() : "after the last step";
+  }
+  return report;
+}
+
+}  // namespace
+
+nlohmann::json LabReport::ToJson() const {
+  json steps_json = json::array();
+  for (const StepReport& s : steps)
+    steps_json.push_back({{"index", s.index}, {"name", s.name}, {"seconds", s.seconds}});
+  return {{"completed", completed},
+          {"failure", failure},
+          {"totalSeconds", total_seconds},
+          {"steps", steps_json},
+          {"writesAttempted", writes_attempted},
+          {"writesAcknowledged", writes_acknowledged},
+          {"writesLost", writes_lost},
+          {"lostKeys", lost_keys},
+          {"longestStallMs", longest_stall_ms},
+          {"p99BeforeMs", p99_before_ms},
+          {"p99DuringMs", p99_during_ms},
+          {"minFailureTolerance", min_failure_tolerance},
+          {"minToleranceAt", min_tolerance_at},
+          {"minToleranceAtSeconds", min_tolerance_at_seconds},
+          {"migratorKills", migrator_kills},
+          {"memberKills", member_kills}};
+}
+
+std::string LabReport::Summary() const {
+  char buffer[1024];
+  double slowest = 0;
+  std::string slowest_name;
+  for (const StepReport& s : steps) {
+    if (s.seconds > slowest) {
+      slowest = s.seconds;
+      slowest_name = s.name;
+    }
+  }
+  std::snprintf(buffer, sizeof buffer,
+                "%s\n"
+                "  total time           %.1f s (%zu steps; slowest %.1f s: %s)\n"
+                "  writes acknowledged  %lld of %lld\n"
+                "  writes lost          %lld\n"
+                "  longest write stall  %.0f ms (during the etcd move)\n"
+                "  p99 write latency    %.1f ms before, %.1f ms during the move\n"
+                "  min failure tolerance %d, at %.1f s (%s)\n",
+                completed ? "MIGRATION COMPLETE" : ("MIGRATION FAILED: " + failure).c_str(),
+                total_seconds, steps.size(), slowest, slowest_name.c_str(),
+                static_cast<long long>(writes_acknowledged),
+                static_cast<long long>(writes_attempted), static_cast<long long>(writes_lost),
+                longest_stall_ms, p99_before_ms, p99_during_ms, min_failure_tolerance,
+                min_tolerance_at_seconds, min_tolerance_at.c_str());
+  std::string out = buffer;
+  if (migrator_kills > 0 || member_kills > 0) {
+    out += "  faults injected      " + std::to_string(migrator_kills) + " migrator kills, " +
+           std::to_string(member_kills) + " etcd pod kills\n";
+  }
+  return out;
+}
+
+Result<LabReport> RunLab(const LabOptions& options, std::ostream& progress) {
+  std::string work_dir;
+  LabReport report;
+  {
+    Lab lab(options, progress);
+    if (Status ready = lab.SetUp(); !ready.ok())
+      return ready.error();
+    report = lab.Run();
+    work_dir = lab.work_dir();
+  }
+  // A directory the lab made itself goes once the run succeeded; after a failure its logs stay.
+  if (options.work_dir.empty() && report.completed && report.writes_lost == 0) {
+    std::error_code ignored;
+    std::filesystem::remove_all(work_dir, ignored);
+  } else {
+    progress << "logs and data: " << work_dir << "\n";
+  }
+  return report;
+}
+
+}  // namespace seedhop::lab

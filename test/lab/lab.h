@@ -1,0 +1,73 @@
+// The local lab: a live migration of a real etcd cluster between two emulated seeds, end to end.
+// Three seedhop-emulator processes (garden, source seed, target seed), seedhop-webhook on each
+// seed registered through the shipped MutatingWebhookConfiguration, a SeedRunner per seed playing
+// kubelet and etcd-backup-restore with one real etcd per pod, an etcd-druid stand-in that rewrites
+// the etcd StatefulSet in druid's shape every second, and both seedhop-migrator processes. A
+// writer writes throughout and every acknowledged write is read back at the end; a sampler
+// records the cluster every 50 ms. docs/lab.md says what is faithful and what is not.
+#pragma once
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace seedhop::lab {
+
+struct LabOptions {
+  int members = 3;                // the shoot's etcd size: 1, 3 or 5
+  std::string strategy = "Safe";  // or "Swap" (the hackathon's order; drops tolerance to 0)
+  int write_rate = 100;           // writes per second
+  std::string work_dir;           // "": a fresh directory under /tmp, removed on success
+  std::string binary_dir;         // where seedhop-emulator, -webhook, -migrator were built
+  std::string source_dir;         // the repository (manifests)
+  // Faults. -1: none.
+  int kill_migrator_at_step = -1;         // SIGKILL the step's owner when it starts that step
+  bool kill_migrator_every_step = false;  // ... at every step boundary
+  int kill_member_at_step = -1;           // SIGKILL one running etcd pod when that step starts
+  int step_timeout_seconds = 120;
+  std::chrono::seconds deadline{600};  // the whole migration
+  bool verbose = false;                // print pod events too
+  // The lab's seeds take runner seed indexes seed_index_base and seed_index_base + 1 (their pods'
+  // loopback blocks): labs with different bases can run at once.
+  int seed_index_base = 0;
+};
+
+struct StepReport {
+  int index = 0;
+  std::string name;
+  double seconds = 0;  // as the lab saw it, from its start to its completion
+};
+
+struct LabReport {
+  bool completed = false;  // both migrators reached Done
+  std::string failure;     // why not, when !completed
+  double total_seconds = 0;
+  std::vector<StepReport> steps;
+  int64_t writes_attempted = 0;
+  int64_t writes_acknowledged = 0;
+  int64_t writes_lost = 0;  // must be 0
+  std::vector<std::string> lost_keys;
+  double longest_stall_ms = 0;    // during the etcd move
+  double p99_before_ms = 0;       // write latency before the migration started
+  double p99_during_ms = 0;       // during the etcd move
+  int min_failure_tolerance = 0;  // lowest sampled during the move
+  std::string min_tolerance_at;   // the step in progress when it was first seen
+  double min_tolerance_at_seconds = 0;
+  int migrator_kills = 0;
+  int member_kills = 0;
+
+  nlohmann::json ToJson() const;
+  // The summary for people.
+  std::string Summary() const;
+};
+
+// Runs one lab migration, printing progress to `progress`. Errors: the lab could not be set up
+// (a binary missing, a port taken); a migration that does not finish is a report with
+// completed=false.
+Result<LabReport> RunLab(const LabOptions& options, std::ostream& progress);
+
+}  // namespace seedhop::lab
