@@ -100,9 +100,15 @@ Sample Sampler::Take() {
   sample.known = true;
   sample.voters = health.voters;
   sample.learners = health.learners;
-  sample.healthy_voters = health.healthy_voters;
+  // A voter counts as up when it answers for itself with no alarm, leader or not: an election in
+  // progress (after the leader's pod restarts) is a write stall, which the writer measures, not a
+  // failed member.
+  for (const etcd::MemberHealth& m : health.members) {
+    sample.healthy_voters += !m.member.is_learner && m.status && m.status->errors.empty() &&
+                             m.status->member_id == m.member.id;
+  }
   sample.leader_id = health.leader_id;
-  sample.failure_tolerance = health.failure_tolerance;
+  sample.failure_tolerance = sample.healthy_voters - (sample.voters / 2 + 1);
   for (const etcd::MemberHealth& m : health.members) {
     if (m.member.id != health.leader_id)
       continue;

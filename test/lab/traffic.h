@@ -21,7 +21,8 @@ namespace seedhop::lab {
 // Returns the client URLs ("http://127.20.0.1:2379") of pods that exist now, by ordinal.
 using PodDirectory = std::function<std::map<int, std::string>()>;
 
-// One cluster sample.
+// One cluster sample. A voter is up when it answers its status for itself with no alarm; failure
+// tolerance is up voters minus quorum.
 struct Sample {
   std::chrono::steady_clock::time_point at;
   int voters = 0;
