@@ -666,6 +666,8 @@ LabReport Lab::Run() {
   for (const Sample& sample : sampler.Samples()) {
     if (!sample.known || sample.at < move_from || sample.at > move_to)
       continue;
+    ++report.samples;
+    report.samples_below_one += sample.failure_tolerance < 1;
     if (!lowest || sample.failure_tolerance < lowest->failure_tolerance)
       lowest = sample;
   }
@@ -700,6 +702,8 @@ nlohmann::json LabReport::ToJson() const {
           {"p99BeforeMs", p99_before_ms},
           {"p99DuringMs", p99_during_ms},
           {"minFailureTolerance", min_failure_tolerance},
+          {"samples", samples},
+          {"samplesBelowOne", samples_below_one},
           {"minToleranceAt", min_tolerance_at},
           {"minToleranceAtSeconds", min_tolerance_at_seconds},
           {"migratorKills", migrator_kills},
@@ -723,13 +727,14 @@ std::string LabReport::Summary() const {
                 "  writes lost          %lld\n"
                 "  longest write stall  %.0f ms (during the etcd move)\n"
                 "  p99 write latency    %.1f ms before, %.1f ms during the move\n"
-                "  min failure tolerance %d, at %.1f s (%s)\n",
+                "  min failure tolerance %d, at %.1f s (%s); below 1 in %lld of %lld samples\n",
                 completed ? "MIGRATION COMPLETE" : ("MIGRATION FAILED: " + failure).c_str(),
                 total_seconds, steps.size(), slowest, slowest_name.c_str(),
                 static_cast<long long>(writes_acknowledged),
                 static_cast<long long>(writes_attempted), static_cast<long long>(writes_lost),
                 longest_stall_ms, p99_before_ms, p99_during_ms, min_failure_tolerance,
-                min_tolerance_at_seconds, min_tolerance_at.c_str());
+                min_tolerance_at_seconds, min_tolerance_at.c_str(),
+                static_cast<long long>(samples_below_one), static_cast<long long>(samples));
   std::string out = buffer;
   if (migrator_kills > 0 || member_kills > 0) {
     out += "  faults injected      " + std::to_string(migrator_kills) + " migrator kills, " +

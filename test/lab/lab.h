@@ -55,6 +55,8 @@ struct LabReport {
   double p99_before_ms = 0;       // write latency before the migration started
   double p99_during_ms = 0;       // during the etcd move
   int min_failure_tolerance = 0;  // lowest sampled during the move
+  int64_t samples = 0;            // cluster samples taken during the move
+  int64_t samples_below_one = 0;  // ... that showed failure tolerance below 1
   std::string min_tolerance_at;   // the step in progress when it was first seen
   double min_tolerance_at_seconds = 0;
   int migrator_kills = 0;
