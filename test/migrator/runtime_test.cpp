@@ -165,7 +165,9 @@ TEST_F(RuntimeTest, CopiesStateRecordsHistoryAndHaltsAtAnUnreachableEtcd) {
   // pre-check (no etcd pod answers) and halts its owner after the 2 s step timeout.
   bool halted = WaitFor([](const json& o) {
     auto s = ParseSideStatus(o, Side::kSource);
-    return s.ok() && s->phase == Phase::kHalted;
+    auto t = ParseSideStatus(o, Side::kTarget);
+    return s.ok() && s->phase == Phase::kHalted && t.ok() &&
+           t->message.find("(it is halted:") != std::string::npos;
   });
   stop = true;
   source.join();
