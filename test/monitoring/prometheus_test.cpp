@@ -27,6 +27,7 @@
 #include "test/emulator/emulator.h"
 #include "test/support/certs.h"
 #include "test/support/etcd_cluster.h"
+#include "test/support/kube_objects.h"
 #include "test/support/process.h"
 
 namespace seedhop::testing {
@@ -345,23 +346,9 @@ class PrometheusTest : public ::testing::Test {
       auto live_migrations = yaml::ReadDocuments(
           (kRoot / "manifests" / "crds" / "garden" / "livemigrations.yaml").string());
       ASSERT_TRUE(live_migrations.ok() && !live_migrations->empty());
-      const json preserve = {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}};
-      const json shoot_states = {{"apiVersion", "apiextensions.k8s.io/v1"},
-                                 {"kind", "CustomResourceDefinition"},
-                                 {"metadata", {{"name", "shootstates.core.gardener.cloud"}}},
-                                 {"spec",
-                                  {{"group", "core.gardener.cloud"},
-                                   {"names", {{"kind", "ShootState"}, {"plural", "shootstates"}}},
-                                   {"scope", "Namespaced"},
-                                   {"versions",
-                                    {{{"name", "v1beta1"},
-                                      {"served", true},
-                                      {"storage", true},
-                                      {"subresources", {{"status", json::object()}}},
-                                      {"schema", {{"openAPIV3Schema", preserve}}}}}}}}};
       const std::vector<std::pair<kube::ResourceRef, json>> objects = {
           {crds, live_migrations->at(0)},
-          {crds, shoot_states},
+          {crds, PreservingCrd("core.gardener.cloud", "v1beta1", "ShootState", "shootstates")},
           {{"", "v1", "namespaces", ""}, Namespace("garden")},
           {{"", "v1", "namespaces", ""}, Namespace(kProject)},
           {{"", "v1", "namespaces", ""}, Namespace(kMigratingShoot)},
