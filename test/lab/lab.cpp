@@ -22,6 +22,7 @@
 #include "migrator/flow.h"
 #include "migrator/live_migration.h"
 #include "migrator/runner.h"
+#include "test/lab/link_proxy.h"
 #include "test/lab/statefulset_runner.h"
 #include "test/lab/traffic.h"
 #include "test/support/certs.h"
@@ -161,6 +162,7 @@ class Lab {
   Process migrators_[kSeeds];
   int migrator_ports_[kSeeds] = {0, 0};
   std::unique_ptr<SeedRunner> runners_[kSeeds];
+  std::unique_ptr<LinkProxy> link_;
   std::atomic<bool> stop_druid_{false};
   std::thread druid_;
 
@@ -302,6 +304,20 @@ Status Lab::SetUp() {
   }
   Say("garden, source and target seeds up; seedhop-webhook registered on both seeds");
 
+  // Each seed reaches the other's members only through the link: the LiveMigration gives their
+  // exposed addresses, which relay to the pods' peer ports.
+  std::vector<LinkRoute> routes;
+  for (int s = 0; s < kSeeds; ++s) {
+    for (int o = 0; o < kAddressedOrdinals; ++o) {
+      int seed_index = options_.seed_index_base + s;
+      routes.push_back(
+          {ExposedAddress(seed_index, 0, o), kPeerPort, PodAddress(seed_index, 0, o), kPeerPort});
+    }
+  }
+  link_ = std::make_unique<LinkProxy>(std::move(routes));
+  if (Status linked = link_->Start(); !linked.ok())
+    return linked.error().Wrap("the link between the seeds");
+
   for (int s = 0; s < kSeeds; ++s) {
     RunnerOptions runner;
     auto config = kube::LoadKubeconfig(kubeconfigs_[1 + s]);
@@ -425,7 +441,7 @@ json Lab::LiveMigration() const {
     json members = json::array();
     for (int o = 0; o < kAddressedOrdinals; ++o)
       members.push_back(
-          {{"ordinal", o}, {"address", PodAddress(options_.seed_index_base + s, 0, o)}});
+          {{"ordinal", o}, {"address", ExposedAddress(options_.seed_index_base + s, 0, o)}});
     seeds[s] = {{"seed", kSeedNames[s]},
                 {"peerAddresses", {{{"etcd", kEtcd}, {"members", members}}}}};
   }
@@ -493,6 +509,8 @@ void Lab::TearDown() {
       testing::StopProcess(webhooks_[s].pid, SIGTERM, 5s);
     webhooks_[s].pid = -1;
   }
+  if (link_)
+    link_->Stop();
   for (Process& emulator : emulators_) {
     if (emulator.pid > 0)
       testing::StopProcess(emulator.pid, SIGTERM, 5s);
@@ -554,7 +572,8 @@ LabReport Lab::Run() {
   Clock::time_point move_from{}, move_to{};
   std::vector<std::pair<Clock::time_point, int>> step_starts = {{Clock::now(), 0}};
   int killed_for_step = -1;
-  int member_killed_for_step = -1;
+  bool link_cut = false;
+  Clock::time_point cut_from{}, heal_at{};
   auto deadline = Clock::now() + options_.deadline;
   while (true) {
     std::this_thread::sleep_for(100ms);
@@ -580,6 +599,7 @@ LabReport Lab::Run() {
       report.steps.push_back(step);
       step_since = now;
       step_starts.push_back({now, seen_done + 1});
+      report.steps_completed_during_cut += link_cut;
       if (seen_done + 1 == no_return)
         move_from = now;
       if (seen_done + 1 == total - 1)
@@ -613,19 +633,34 @@ LabReport Lab::Run() {
         break;
       }
     }
-    if (done == options_.kill_member_at_step && member_killed_for_step != done) {
-      member_killed_for_step = done;
-      for (int s = 0; s < kSeeds && member_killed_for_step == done; ++s) {
+    // Once: the step does not advance while the killed member is down, so a check on the step
+    // alone would kill a pod on every poll.
+    if (done == options_.kill_member_at_step && report.member_kills == 0) {
+      for (int s = 0; s < kSeeds && report.member_kills == 0; ++s) {
         auto pods = runners_[s]->Pods();
         for (auto it = pods.rbegin(); it != pods.rend(); ++it) {
           if (it->running && runners_[s]->KillPod(kEtcd, it->ordinal).ok()) {
             Say("fault: SIGKILL etcd pod " + it->name + " on the " + kRoles[s]);
             ++report.member_kills;
-            member_killed_for_step = done + total;  // once
             break;
           }
         }
       }
+    }
+    if (done == options_.cut_link_at_step && report.link_cuts == 0) {
+      link_->Cut();
+      link_cut = true;
+      cut_from = Clock::now();
+      heal_at = cut_from + options_.cut_link_for;
+      ++report.link_cuts;
+      report.link_cut_at_seconds = Seconds(cut_from - migration_from);
+      Say("fault: cut the link between the seeds for " +
+          std::to_string(options_.cut_link_for.count()) + " s at step " + std::to_string(done));
+    }
+    if (link_cut && Clock::now() >= heal_at) {
+      link_->Heal();
+      link_cut = false;
+      Say("fault: link healed");
     }
     for (int s = 0; s < kSeeds; ++s) {
       int status = 0;
@@ -642,6 +677,10 @@ LabReport Lab::Run() {
       break;
   }
   auto migration_to = Clock::now();
+  if (link_cut) {
+    link_->Heal();
+    heal_at = migration_to;
+  }
   report.total_seconds = Seconds(migration_to - migration_from);
   std::this_thread::sleep_for(500ms);
   writer.Stop();
@@ -657,6 +696,7 @@ LabReport Lab::Run() {
     report.writes_acknowledged += r.acknowledged;
   VerifyResult verified = writer.Verify();
   report.writes_lost = verified.lost;
+  report.writes_unverified = verified.unverified;
   report.lost_keys = verified.lost_keys;
   report.longest_stall_ms = LongestStallMs(records, move_from, move_to);
   report.p99_before_ms = LatencyPercentileMs(records, 99, writes_from, migration_from);
@@ -664,6 +704,10 @@ LabReport Lab::Run() {
 
   std::optional<Sample> lowest;
   for (const Sample& sample : sampler.Samples()) {
+    if (report.link_cuts > 0 && sample.at >= cut_from && sample.at < heal_at) {
+      report.isolated_voters_during_cut =
+          std::max(report.isolated_voters_during_cut, sample.isolated_voters);
+    }
     if (!sample.known || sample.at < move_from || sample.at > move_to)
       continue;
     ++report.samples;
@@ -697,6 +741,7 @@ nlohmann::json LabReport::ToJson() const {
           {"writesAttempted", writes_attempted},
           {"writesAcknowledged", writes_acknowledged},
           {"writesLost", writes_lost},
+          {"writesUnverified", writes_unverified},
           {"lostKeys", lost_keys},
           {"longestStallMs", longest_stall_ms},
           {"p99BeforeMs", p99_before_ms},
@@ -707,7 +752,11 @@ nlohmann::json LabReport::ToJson() const {
           {"minToleranceAt", min_tolerance_at},
           {"minToleranceAtSeconds", min_tolerance_at_seconds},
           {"migratorKills", migrator_kills},
-          {"memberKills", member_kills}};
+          {"memberKills", member_kills},
+          {"linkCuts", link_cuts},
+          {"linkCutAtSeconds", link_cut_at_seconds},
+          {"stepsCompletedDuringCut", steps_completed_during_cut},
+          {"isolatedVotersDuringCut", isolated_voters_during_cut}};
 }
 
 std::string LabReport::Summary() const {
@@ -720,25 +769,34 @@ std::string LabReport::Summary() const {
       slowest_name = s.name;
     }
   }
-  std::snprintf(buffer, sizeof buffer,
-                "%s\n"
-                "  total time           %.1f s (%zu steps; slowest %.1f s: %s)\n"
-                "  writes acknowledged  %lld of %lld\n"
-                "  writes lost          %lld\n"
-                "  longest write stall  %.0f ms (during the etcd move)\n"
-                "  p99 write latency    %.1f ms before, %.1f ms during the move\n"
-                "  min failure tolerance %d, at %.1f s (%s); below 1 in %lld of %lld samples\n",
-                completed ? "MIGRATION COMPLETE" : ("MIGRATION FAILED: " + failure).c_str(),
-                total_seconds, steps.size(), slowest, slowest_name.c_str(),
-                static_cast<long long>(writes_acknowledged),
-                static_cast<long long>(writes_attempted), static_cast<long long>(writes_lost),
-                longest_stall_ms, p99_before_ms, p99_during_ms, min_failure_tolerance,
-                min_tolerance_at_seconds, min_tolerance_at.c_str(),
-                static_cast<long long>(samples_below_one), static_cast<long long>(samples));
+  std::snprintf(
+      buffer, sizeof buffer,
+      "%s\n"
+      "  total time           %.1f s (%zu steps; slowest %.1f s: %s)\n"
+      "  writes acknowledged  %lld of %lld\n"
+      "  writes lost          %lld (%lld could not be read back)\n"
+      "  longest write stall  %.0f ms (during the etcd move)\n"
+      "  p99 write latency    %.1f ms before, %.1f ms during the move\n"
+      "  min failure tolerance %d, at %.1f s (%s); below 1 in %lld of %lld samples\n",
+      completed ? "MIGRATION COMPLETE" : ("MIGRATION FAILED: " + failure).c_str(), total_seconds,
+      steps.size(), slowest, slowest_name.c_str(), static_cast<long long>(writes_acknowledged),
+      static_cast<long long>(writes_attempted), static_cast<long long>(writes_lost),
+      static_cast<long long>(writes_unverified), longest_stall_ms, p99_before_ms, p99_during_ms,
+      min_failure_tolerance, min_tolerance_at_seconds, min_tolerance_at.c_str(),
+      static_cast<long long>(samples_below_one), static_cast<long long>(samples));
   std::string out = buffer;
-  if (migrator_kills > 0 || member_kills > 0) {
+  if (migrator_kills > 0 || member_kills > 0 || link_cuts > 0) {
     out += "  faults injected      " + std::to_string(migrator_kills) + " migrator kills, " +
-           std::to_string(member_kills) + " etcd pod kills\n";
+           std::to_string(member_kills) + " etcd pod kills, " + std::to_string(link_cuts) +
+           " link cuts\n";
+  }
+  if (link_cuts > 0) {
+    char cut[200];
+    std::snprintf(cut, sizeof cut,
+                  "  link cut             at %.1f s: %d voters isolated, %d steps completed "
+                  "while cut\n",
+                  link_cut_at_seconds, isolated_voters_during_cut, steps_completed_during_cut);
+    out += cut;
   }
   return out;
 }
@@ -754,7 +812,8 @@ Result<LabReport> RunLab(const LabOptions& options, std::ostream& progress) {
     work_dir = lab.work_dir();
   }
   // A directory the lab made itself goes once the run succeeded; after a failure its logs stay.
-  if (options.work_dir.empty() && report.completed && report.writes_lost == 0) {
+  if (options.work_dir.empty() && report.completed && report.writes_lost == 0 &&
+      report.writes_unverified == 0) {
     std::error_code ignored;
     std::filesystem::remove_all(work_dir, ignored);
   } else {

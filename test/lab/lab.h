@@ -28,6 +28,8 @@ struct LabOptions {
   int kill_migrator_at_step = -1;         // SIGKILL the step's owner when it starts that step
   bool kill_migrator_every_step = false;  // ... at every step boundary
   int kill_member_at_step = -1;           // SIGKILL one running etcd pod when that step starts
+  int cut_link_at_step = -1;  // cut the link between the seeds' peer ports when that step starts
+  std::chrono::seconds cut_link_for{10};  // ... and heal it this long after
   int step_timeout_seconds = 120;
   std::chrono::seconds deadline{600};  // the whole migration
   bool verbose = false;                // print pod events too
@@ -49,7 +51,8 @@ struct LabReport {
   std::vector<StepReport> steps;
   int64_t writes_attempted = 0;
   int64_t writes_acknowledged = 0;
-  int64_t writes_lost = 0;  // must be 0
+  int64_t writes_lost = 0;        // must be 0
+  int64_t writes_unverified = 0;  // acknowledged, but the cluster did not answer when read back
   std::vector<std::string> lost_keys;
   double longest_stall_ms = 0;    // during the etcd move
   double p99_before_ms = 0;       // write latency before the migration started
@@ -61,6 +64,14 @@ struct LabReport {
   double min_tolerance_at_seconds = 0;
   int migrator_kills = 0;
   int member_kills = 0;
+  int link_cuts = 0;
+  double link_cut_at_seconds = 0;  // when the cut began, from the migration's start
+  // Steps the lab saw complete while the link was cut: the step under way may finish, but no
+  // step should start while a voter on the other side is unreachable.
+  int steps_completed_during_cut = 0;
+  // Most voters that answered for themselves without a leader while another voter had one, in
+  // one sample during the cut: members the cut isolated from the quorum.
+  int isolated_voters_during_cut = 0;
 
   nlohmann::json ToJson() const;
   // The summary for people.

@@ -10,6 +10,10 @@
 namespace seedhop::lab {
 namespace {
 
+// The lab's step of the safe plan for 3 members where the target's first member is added: four
+// steps (label, export, import, label) precede plan step 30 (docs/migrator.md, "The safe plan").
+constexpr int kFirstCrossSeedStep = 4 + 30;
+
 LabOptions Options(int seed_index_base) {
   LabOptions options;
   options.binary_dir = SEEDHOP_BINARY_DIR;
@@ -30,16 +34,17 @@ LabReport MustRun(const LabOptions& options) {
   EXPECT_TRUE(report->completed) << report->Summary() << "\n" << progress.str();
   EXPECT_GT(report->writes_acknowledged, 100);
   EXPECT_EQ(report->writes_lost, 0) << report->Summary();
+  EXPECT_EQ(report->writes_unverified, 0) << report->Summary();
   return *report;
 }
 
 TEST(LabTest, SafeMigrationOfThreeMembersKeepsToleranceAndEveryWrite) {
   LabReport report = MustRun(Options(10));
-  // The plan keeps tolerance >= 1 at every instant (migrator_checker_test proves it). The sampler
-  // sees the real cluster on a shared machine, where a member can be slower than its 2 s timeout,
-  // so readings below 1 must stay isolated blips (the swap order below stays under 1 for whole
-  // steps).
-  EXPECT_LE(report.samples_below_one * 100, report.samples * 2) << report.Summary();
+  // The plan keeps tolerance >= 1 at every instant (migrator_checker_test proves it); here the
+  // real cluster must too, in every sample the sampler took during the move.
+  EXPECT_GE(report.min_failure_tolerance, 1) << report.Summary();
+  EXPECT_EQ(report.samples_below_one, 0) << report.Summary();
+  EXPECT_GT(report.samples, 500) << report.Summary();
   EXPECT_GT(report.steps.size(), 60u);
 }
 
@@ -52,6 +57,29 @@ TEST(LabTest, NonHaShootMovesWithItsMigratorsKilledAtEveryStep) {
   LabReport report = MustRun(options);
   // Steps that start and finish between two of the lab's polls (100 ms) escape the kill.
   EXPECT_GE(report.migrator_kills, static_cast<int>(report.steps.size()) - 10);
+}
+
+// The seeds' link cut for 10 s while the cluster has voters on both sides (2 on the source, 1 on
+// the target, the target about to add its second member): the majority side keeps serving, the
+// migrators wait until the other side is reachable and healthy again, and the move completes.
+TEST(LabTest, MigrationWaitsOutATenSecondLinkCut) {
+  LabOptions options = Options(14);
+  options.cut_link_at_step = kFirstCrossSeedStep + 6;
+  LabReport report = MustRun(options);
+  EXPECT_EQ(report.link_cuts, 1);
+  // The cut took effect: the member on the minority side lost its leader.
+  EXPECT_GE(report.isolated_voters_during_cut, 1) << report.Summary();
+  // The step under way may finish; none may start until the link is back.
+  EXPECT_LE(report.steps_completed_during_cut, 1) << report.Summary();
+}
+
+// An etcd pod killed mid-move (a source voter while a target member already votes): its pod
+// restarts it, the migrators wait until every voter is healthy again, and the move completes.
+TEST(LabTest, MigrationSurvivesAnEtcdMemberKilledMidMove) {
+  LabOptions options = Options(16);
+  options.kill_member_at_step = kFirstCrossSeedStep + 4;
+  LabReport report = MustRun(options);
+  EXPECT_EQ(report.member_kills, 1);
 }
 
 TEST(LabTest, SwapStrategyDropsToleranceToZero) {

@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
   flags.String("kill-migrator-at-step", "-1", "SIGKILL the owning migrator when this step starts");
   flags.Bool("kill-migrator-every-step", false, "... at every step");
   flags.String("kill-member-at-step", "-1", "SIGKILL a running etcd pod when this step starts");
+  flags.String("cut-link-at-step", "-1",
+               "cut the link between the seeds' peer ports when this step starts");
+  flags.String("cut-link-for", "10", "seconds the link stays cut");
   flags.String("step-timeout", "120", "seconds before a failing step halts its side");
   flags.String("work-dir", "", "where processes keep data and logs; default: a new /tmp dir");
   flags.String("binary-dir", SEEDHOP_BINARY_DIR, "the build directory with the seedhop binaries");
@@ -37,8 +40,11 @@ int main(int argc, char** argv) {
   auto rate = flags.GetInt("rate", 1, 100000);
   auto kill_migrator = flags.GetInt("kill-migrator-at-step", -1, 10000);
   auto kill_member = flags.GetInt("kill-member-at-step", -1, 10000);
+  auto cut_link = flags.GetInt("cut-link-at-step", -1, 10000);
+  auto cut_for = flags.GetInt("cut-link-for", 1, 3600);
   auto timeout = flags.GetInt("step-timeout", 1, 86400);
-  for (const auto* value : {&members, &rate, &kill_migrator, &kill_member, &timeout}) {
+  for (const auto* value :
+       {&members, &rate, &kill_migrator, &kill_member, &cut_link, &cut_for, &timeout}) {
     if (!value->ok()) {
       std::fprintf(stderr, "%s\n", value->error().message().c_str());
       return 2;
@@ -51,6 +57,8 @@ int main(int argc, char** argv) {
   options.kill_migrator_at_step = static_cast<int>(*kill_migrator);
   options.kill_migrator_every_step = flags.GetBool("kill-migrator-every-step");
   options.kill_member_at_step = static_cast<int>(*kill_member);
+  options.cut_link_at_step = static_cast<int>(*cut_link);
+  options.cut_link_for = std::chrono::seconds(*cut_for);
   options.step_timeout_seconds = static_cast<int>(*timeout);
   options.work_dir = flags.GetString("work-dir");
   options.binary_dir = flags.GetString("binary-dir");
@@ -65,5 +73,5 @@ int main(int argc, char** argv) {
   if (std::string path = flags.GetString("json"); !path.empty()) {
     std::ofstream(path) << report->ToJson().dump(2) << "\n";
   }
-  return report->completed && report->writes_lost == 0 ? 0 : 1;
+  return report->completed && report->writes_lost == 0 && report->writes_unverified == 0 ? 0 : 1;
 }

@@ -10,12 +10,21 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A member that takes longer than this to answer counts as failed: long enough that a busy
-// machine does not make a slow member look dead, short enough to see a real outage.
+// Most answers come within this; the writer retries elsewhere after it.
 http::ClientOptions FastOptions() {
   http::ClientOptions options;
   options.connect_timeout = std::chrono::milliseconds(500);
   options.request_timeout = std::chrono::milliseconds(2000);
+  return options;
+}
+
+// A member that has not answered within FastOptions is asked again with this much patience
+// before it counts as down: on a busy machine a live member can be seconds slow, while a dead one
+// refuses the connection at once (loopback) and a cut-off one still answers, without a leader.
+http::ClientOptions PatientOptions() {
+  http::ClientOptions options;
+  options.connect_timeout = std::chrono::milliseconds(2000);
+  options.request_timeout = std::chrono::milliseconds(10000);
   return options;
 }
 
@@ -68,6 +77,12 @@ Sample Sampler::Take() {
   for (const auto& [ordinal, url] : pods)
     urls.push_back(url);
   etcd::Client client(urls, FastOptions());
+  auto status_of = [&](const std::string& url) {
+    Result<etcd::EndpointStatus> status = client.Status(url);
+    if (!status.ok() && status.error().code() == ErrorCode::kTimeout)
+      status = etcd::Client({url}, PatientOptions()).Status(url);
+    return status;
+  };
   // A consistent snapshot: the member list must be the same before and after asking each member,
   // or a member removed in between would count as a failed voter.
   std::vector<etcd::MemberHealth> assessed;
@@ -84,7 +99,7 @@ Sample Sampler::Take() {
       Result<etcd::EndpointStatus> status =
           pod == pods.end() ? Result<etcd::EndpointStatus>(
                                   Error(ErrorCode::kUnavailable, "no pod for this member"))
-                            : client.Status(pod->second);
+                            : status_of(pod->second);
       assessed.push_back(etcd::AssessMember(member, status));
     }
     auto after = client.MemberList();
@@ -100,12 +115,25 @@ Sample Sampler::Take() {
   sample.known = true;
   sample.voters = health.voters;
   sample.learners = health.learners;
-  // A voter counts as up when it answers for itself with no alarm, leader or not: an election in
-  // progress (after the leader's pod restarts) is a write stall, which the writer measures, not a
-  // failed member.
+  // A voter is up when it answers for itself with no alarm and knows a leader, or has known one
+  // within the last kLeaderlessSamples samples: a leadership transfer leaves followers without a
+  // leader for milliseconds, a member cut off from the quorum (or a cluster without one) for as
+  // long as that lasts. etcd reports a missing leader as an error of its own, not an alarm.
+  constexpr char kNoLeader[] = "etcdserver: no leader";
   for (const etcd::MemberHealth& m : health.members) {
-    sample.healthy_voters += !m.member.is_learner && m.status && m.status->errors.empty() &&
-                             m.status->member_id == m.member.id;
+    if (m.member.is_learner || !m.status || m.status->member_id != m.member.id)
+      continue;
+    bool alarm = std::any_of(m.status->errors.begin(), m.status->errors.end(),
+                             [&](const std::string& e) { return e != kNoLeader; });
+    if (alarm)
+      continue;
+    int& streak = leaderless_streak_[m.member.id];
+    streak = m.status->leader_id == 0 ? streak + 1 : 0;
+    if (streak < kLeaderlessSamples) {
+      ++sample.healthy_voters;
+    } else if (health.leader_id != 0) {
+      ++sample.isolated_voters;
+    }
   }
   sample.leader_id = health.leader_id;
   sample.failure_tolerance = sample.healthy_voters - (sample.voters / 2 + 1);
@@ -129,16 +157,9 @@ Writer::~Writer() {
   Stop();
 }
 
-etcd::Client& Writer::ClientFor(const std::string& url) {
-  auto& client = clients_[url];
-  if (!client)
-    client = std::make_unique<etcd::Client>(std::vector<std::string>{url}, FastOptions());
-  return *client;
-}
-
-bool Writer::WriteOne(int64_t n, WriteRecord& record) {
-  std::string key = "/seedhop-lab/" + std::to_string(n);
-  std::string value = "value-" + std::to_string(n);
+bool Writer::WriteOne(Clients& clients, WriteRecord& record) {
+  std::string key = "/seedhop-lab/" + std::to_string(record.key);
+  std::string value = "value-" + std::to_string(record.key);
   auto deadline = record.started + give_up_;
   size_t attempt = 0;
   while (Clock::now() < deadline && !stop_) {
@@ -155,7 +176,10 @@ bool Writer::WriteOne(int64_t n, WriteRecord& record) {
       url = it->second;
     }
     ++attempt;
-    if (ClientFor(url).Put(key, value).ok()) {
+    auto& client = clients[url];
+    if (!client)
+      client = std::make_unique<etcd::Client>(std::vector<std::string>{url}, FastOptions());
+    if (client->Put(key, value).ok()) {
       record.acknowledged = true;
       record.latency =
           std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - record.started);
@@ -166,30 +190,40 @@ bool Writer::WriteOne(int64_t n, WriteRecord& record) {
   return false;
 }
 
-void Writer::Start() {
-  thread_ = std::thread([this] {
-    auto period = std::chrono::microseconds(1000000 / std::max(rate_, 1));
-    auto next = Clock::now();
-    for (int64_t n = 0; !stop_; ++n) {
-      WriteRecord record;
-      record.started = Clock::now();
-      WriteOne(n, record);
-      {
-        std::lock_guard lock(mutex_);
-        records_.push_back(record);
-      }
-      // A steady rate: a slow write delays the next ones, which then go out back to back, as a
-      // client's queue would drain.
-      next += period;
-      std::this_thread::sleep_until(next);
+void Writer::WriteLoop(int worker, int workers) {
+  Clients clients;
+  auto period = std::chrono::microseconds(1000000LL * workers / std::max(rate_, 1));
+  // Workers start a fraction of a period apart, so that together they write evenly.
+  auto next = Clock::now() + period * worker / workers;
+  std::this_thread::sleep_until(next);
+  for (int64_t n = worker; !stop_; n += workers) {
+    WriteRecord record;
+    record.key = n;
+    record.started = Clock::now();
+    WriteOne(clients, record);
+    {
+      std::lock_guard lock(mutex_);
+      records_.push_back(record);
     }
-  });
+    // A steady rate: a slow write delays this worker's next ones, which then go out back to
+    // back, as a client's queue would drain.
+    next += period;
+    std::this_thread::sleep_until(next);
+  }
+}
+
+void Writer::Start() {
+  const int workers = std::clamp(rate_ / 100, 1, 16);
+  for (int worker = 0; worker < workers; ++worker)
+    threads_.emplace_back([this, worker, workers] { WriteLoop(worker, workers); });
 }
 
 void Writer::Stop() {
   stop_ = true;
-  if (thread_.joinable())
-    thread_.join();
+  for (std::thread& thread : threads_) {
+    if (thread.joinable())
+      thread.join();
+  }
 }
 
 std::vector<WriteRecord> Writer::Records() const {
@@ -207,17 +241,31 @@ VerifyResult Writer::Verify() {
     return result;
   etcd::Client client(urls, FastOptions());
   std::vector<WriteRecord> records = Records();
-  for (size_t n = 0; n < records.size(); ++n) {
-    if (!records[n].acknowledged)
+  int unanswered_in_a_row = 0;
+  for (const WriteRecord& record : records) {
+    if (!record.acknowledged)
       continue;
-    ++result.checked;
+    // A cluster that stopped answering cannot say whether a write survived: the rest stays
+    // unverified rather than counted as lost (or taking hours of timeouts).
+    if (unanswered_in_a_row >= 3) {
+      ++result.unverified;
+      continue;
+    }
+    const int64_t n = record.key;
     std::string key = "/seedhop-lab/" + std::to_string(n);
     Result<std::optional<std::string>> value = client.Get(key);
     for (int retry = 0; retry < 5 && !value.ok(); ++retry) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       value = client.Get(key);
     }
-    if (!value.ok() || !value->has_value() || **value != "value-" + std::to_string(n)) {
+    if (!value.ok()) {
+      ++unanswered_in_a_row;
+      ++result.unverified;
+      continue;
+    }
+    unanswered_in_a_row = 0;
+    ++result.checked;
+    if (!value->has_value() || **value != "value-" + std::to_string(n)) {
       ++result.lost;
       if (result.lost_keys.size() < 10)
         result.lost_keys.push_back(key);

@@ -21,17 +21,24 @@ namespace seedhop::lab {
 // Returns the client URLs ("http://127.20.0.1:2379") of pods that exist now, by ordinal.
 using PodDirectory = std::function<std::map<int, std::string>()>;
 
-// One cluster sample. A voter is up when it answers its status for itself with no alarm; failure
-// tolerance is up voters minus quorum.
+// One cluster sample. A voter is up when it answers its status for itself (within 2 s, or 10 s
+// when asked again) with no alarm and has not been without a leader for kLeaderlessSamples
+// samples in a row; failure tolerance is up voters minus quorum.
 struct Sample {
   std::chrono::steady_clock::time_point at;
   int voters = 0;
   int learners = 0;
   int healthy_voters = 0;
+  // Voters that answered for themselves but have had no leader for kLeaderlessSamples samples
+  // while another voter has one: cut off from the quorum. Not counted as up.
+  int isolated_voters = 0;
   uint64_t leader_id = 0;
   int failure_tolerance = 0;
   bool known = false;  // false: no member answered the member list
 };
+
+// Samples in a row without a leader after which a voter counts as down (150 ms at 50 ms).
+inline constexpr int kLeaderlessSamples = 3;
 
 // Samples the cluster every `interval` on a thread of its own until Stop().
 class Sampler {
@@ -54,12 +61,14 @@ class Sampler {
   mutable std::mutex mutex_;
   std::vector<Sample> samples_;
   std::string leader_url_;
+  std::map<uint64_t, int> leaderless_streak_;  // by member id; sampler thread only
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
 
 // One write as the writer saw it.
 struct WriteRecord {
+  int64_t key = 0;  // the n of "/seedhop-lab/<n>"
   std::chrono::steady_clock::time_point started;
   std::chrono::microseconds latency{0};  // until acknowledged, retries included
   bool acknowledged = false;
@@ -67,14 +76,18 @@ struct WriteRecord {
 
 struct VerifyResult {
   int64_t checked = 0;
+  // Acknowledged writes that could not be read back because the cluster did not answer.
+  int64_t unverified = 0;
   int64_t lost = 0;  // acknowledged writes whose key is missing or holds another value
   std::vector<std::string> lost_keys;  // the first few
 };
 
-// Writes keys "/seedhop-lab/<n>" = "value-<n>" at `rate` per second until Stop(). Each write goes
-// to the leader the sampler reports (any pod when none is known) and is retried on another pod
-// until it is acknowledged or `give_up` passes (then it counts as failed, not lost: it was never
-// acknowledged).
+// Writes keys "/seedhop-lab/<n>" = "value-<n>" at `rate` per second until Stop(), from one
+// thread per 100 writes/s (at most 16), each at its share of the rate, so that one slow write
+// does not hold the others back, as kube-apiserver's many clients do not wait for each other.
+// Each write goes to the leader the sampler reports (any pod when none is known) and is retried
+// on another pod until it is acknowledged or `give_up` passes (then it counts as failed, not
+// lost: it was never acknowledged).
 class Writer {
  public:
   Writer(PodDirectory pods, const Sampler* sampler, int rate, std::chrono::milliseconds give_up);
@@ -86,8 +99,9 @@ class Writer {
   VerifyResult Verify();
 
  private:
-  bool WriteOne(int64_t n, WriteRecord& record);
-  etcd::Client& ClientFor(const std::string& url);
+  using Clients = std::map<std::string, std::unique_ptr<etcd::Client>>;  // one thread's
+  void WriteLoop(int worker, int workers);
+  bool WriteOne(Clients& clients, WriteRecord& record);
 
   const PodDirectory pods_;
   const Sampler* sampler_;
@@ -95,9 +109,8 @@ class Writer {
   const std::chrono::milliseconds give_up_;
   mutable std::mutex mutex_;
   std::vector<WriteRecord> records_;
-  std::map<std::string, std::unique_ptr<etcd::Client>> clients_;  // writer thread only
   std::atomic<bool> stop_{false};
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 // The p-th percentile (0..100) of acknowledged latencies of writes started in [from, to), in ms;
