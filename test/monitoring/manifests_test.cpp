@@ -4,6 +4,7 @@
 // alerts that link a runbook section that exists.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -282,6 +283,22 @@ TEST_F(ManifestsTest, EveryAlertLinksAnExistingRunbookSection) {
     }
   }
   EXPECT_GE(alerts, 10u);
+}
+
+// What only synthetic series can show: alerts about series that are missing or stuck.
+TEST_F(ManifestsTest, PromtoolUnitTestsOfTheAlertsPass) {
+  auto rules = yaml::ReadDocuments(kRoot / "manifests" / "monitoring" / "prometheusrule.yaml");
+  ASSERT_TRUE(rules.ok()) << rules.error().message();
+  const fs::path dir = fs::temp_directory_path() / ("seedhop-alerts-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "rules.json") << rules->at(0)["spec"].dump();  // JSON is YAML to promtool
+  fs::copy_file(kRoot / "test" / "monitoring" / "alerts_test.yaml", dir / "alerts_test.yaml",
+                fs::copy_options::overwrite_existing);
+  auto [code, out] =
+      RunCommand("cd " + dir.string() + " && promtool test rules alerts_test.yaml 2>&1");
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("SUCCESS"), std::string::npos) << out;
+  fs::remove_all(dir);
 }
 
 }  // namespace
