@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -14,6 +13,7 @@
 #include "common/kube/kubeconfig.h"
 #include "test/auditor/fixtures.h"
 #include "test/emulator/emulator.h"
+#include "test/support/process.h"
 
 namespace seedhop::auditor {
 namespace {
@@ -194,20 +194,8 @@ TEST_F(AuditorEmulatorTest, PageBoundariesDoNotChangeTheReport) {
 
 // Runs the binary with `args`; returns its exit code and stdout.
 std::pair<int, std::string> RunBinary(const std::string& args) {
-  const std::string command =
-      std::string(SEEDHOP_BINARY_DIR) + "/auditor/seedhop-auditor " + args + " 2>/dev/null";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  while (pipe != nullptr) {
-    const size_t n = std::fread(buf.data(), 1, buf.size(), pipe);
-    if (n == 0) {
-      break;
-    }
-    out.append(buf.data(), n);
-  }
-  const int status = pipe == nullptr ? -1 : ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+  return seedhop::testing::RunShell(std::string(SEEDHOP_BINARY_DIR) + "/auditor/seedhop-auditor " +
+                                    args + " 2>/dev/null");
 }
 
 TEST_F(AuditorEmulatorTest, BinaryExitCodesAndOutput) {

@@ -2,13 +2,13 @@
 // enough for the tool operators actually use.
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <future>
 #include <thread>
 
 #include "test/emulator/emulator.h"
 #include "test/support/certs.h"
+#include "test/support/process.h"
 
 namespace seedhop::emulator {
 namespace {
@@ -42,16 +42,8 @@ class KubectlTest : public ::testing::Test {
   KubectlRun Kubectl(const std::string& args, const std::string& prefix = "") {
     std::string command =
         prefix + kKubectl + std::string(" --kubeconfig ") + kubeconfig_ + " " + args + " 2>&1";
-    FILE* pipe = popen(command.c_str(), "r");
-    if (pipe == nullptr)
-      return {-1, "popen failed"};
-    std::string output;
-    char buffer[4096];
-    size_t n;
-    while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0)
-      output.append(buffer, n);
-    int status = pclose(pipe);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+    auto [code, output] = testing::RunShell(command);
+    return {code, output};
   }
   std::string WriteManifest(const std::string& name, const std::string& yaml) {
     std::string path = dir_ / name;

@@ -3,10 +3,8 @@
 // resume and abort through the real seedhop-migrator binary, and leader election. The etcd moves
 // themselves are covered by test/lab with real etcd processes.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <atomic>
-#include <cstdio>
 #include <thread>
 
 #include "common/kube/client.h"
@@ -17,6 +15,7 @@
 #include "migrator/runner.h"
 #include "test/emulator/emulator.h"
 #include "test/support/kube_objects.h"
+#include "test/support/process.h"
 
 namespace seedhop::migrator {
 namespace {
@@ -135,13 +134,7 @@ class RuntimeTest : public ::testing::Test {
     EXPECT_TRUE(garden_emulator_.WriteKubeconfig(kubeconfig).ok());
     std::string command = std::string(SEEDHOP_BINARY_DIR) + "/migrator/seedhop-migrator " + args +
                           " --garden-kubeconfig " + kubeconfig + " 2>&1";
-    FILE* pipe = popen(command.c_str(), "r");
-    std::string output;
-    char buffer[4096];
-    while (size_t n = fread(buffer, 1, sizeof buffer, pipe))
-      output.append(buffer, n);
-    int status = pclose(pipe);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+    return testing::RunShell(command);
   }
 
   emulator::Emulator garden_emulator_{{}};

@@ -3,13 +3,10 @@
 // schemas (strictly, unknown fields included), least-privilege RBAC, locked-down containers, and
 // alerts that link a runbook section that exists.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cctype>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -17,6 +14,7 @@
 
 #include "common/yaml/yaml_json.h"
 #include "test/monitoring/openapi_validator.h"
+#include "test/support/process.h"
 
 namespace seedhop::testing {
 namespace {
@@ -33,21 +31,6 @@ std::string ReadText(const fs::path& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-// Runs `command`; returns its exit status and stdout.
-std::pair<int, std::string> RunCommand(const std::string& command) {
-  FILE* pipe = ::popen(command.c_str(), "r");
-  std::string out;
-  std::array<char, 65536> buffer;
-  while (pipe != nullptr) {
-    const size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe);
-    if (n == 0)
-      break;
-    out.append(buffer.data(), n);
-  }
-  const int status = pipe == nullptr ? -1 : ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
 // Every directory under manifests/ holding a kustomization.yaml, relative to the repository.
@@ -107,7 +90,7 @@ class ManifestsTest : public ::testing::Test {
     }
     rendered_ = new std::vector<Rendered>();
     for (const auto& dir : Kustomizations()) {
-      auto [code, out] = RunCommand("kubectl kustomize " + (kRoot / dir).string() + " 2>&1");
+      auto [code, out] = RunShell("kubectl kustomize " + (kRoot / dir).string() + " 2>&1");
       ASSERT_EQ(code, 0) << "kubectl kustomize " << dir << ":\n" << out;
       auto objects = yaml::ParseDocuments(out, dir);
       ASSERT_TRUE(objects.ok()) << objects.error().message();
@@ -295,7 +278,7 @@ TEST_F(ManifestsTest, PromtoolUnitTestsOfTheAlertsPass) {
   fs::copy_file(kRoot / "test" / "monitoring" / "alerts_test.yaml", dir / "alerts_test.yaml",
                 fs::copy_options::overwrite_existing);
   auto [code, out] =
-      RunCommand("cd " + dir.string() + " && promtool test rules alerts_test.yaml 2>&1");
+      RunShell("cd " + dir.string() + " && promtool test rules alerts_test.yaml 2>&1");
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find("SUCCESS"), std::string::npos) << out;
   fs::remove_all(dir);

@@ -8,7 +8,6 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -192,21 +191,6 @@ std::string UrlEncode(const std::string& text) {
     }
   }
   return out;
-}
-
-// Runs `command`; returns its exit status and combined output.
-std::pair<int, std::string> RunCommand(const std::string& command) {
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  std::string out;
-  char buffer[4096];
-  while (pipe != nullptr) {
-    const size_t n = std::fread(buffer, 1, sizeof buffer, pipe);
-    if (n == 0)
-      break;
-    out.append(buffer, n);
-  }
-  const int status = pipe == nullptr ? -1 : ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }
 
 json Namespace(const std::string& name) {
@@ -608,7 +592,7 @@ TEST_F(PrometheusTest, PromtoolFindsNoProblems) {
     ASSERT_TRUE(response.ok()) << job << ": " << response.error().message();
     const fs::path exposition = suite_->dir / (job + ".metrics");
     WriteText(exposition, response->body);
-    auto [code, out] = RunCommand("promtool check metrics < " + exposition.string());
+    auto [code, out] = RunShell("promtool check metrics < " + exposition.string() + " 2>&1");
     EXPECT_EQ(code, 0) << job << ":\n" << out;
   }
   auto rule =
@@ -616,7 +600,7 @@ TEST_F(PrometheusTest, PromtoolFindsNoProblems) {
   ASSERT_TRUE(rule.ok()) << rule.error().message();
   const fs::path rules = suite_->dir / "rules.json";  // JSON is YAML: promtool reads it
   WriteText(rules, rule->at(0)["spec"].dump());
-  auto [code, out] = RunCommand("promtool check rules " + rules.string());
+  auto [code, out] = RunShell("promtool check rules " + rules.string() + " 2>&1");
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find("SUCCESS"), std::string::npos) << out;
 }

@@ -170,6 +170,18 @@ std::string FileTail(const std::string& path, size_t bytes) {
   return text.size() > bytes ? "..." + text.substr(text.size() - bytes) : text;
 }
 
+std::pair<int, std::string> RunShell(const std::string& shell_command) {
+  FILE* pipe = ::popen(shell_command.c_str(), "r");
+  if (pipe == nullptr)
+    return {-1, ""};
+  std::string out;
+  char buffer[4096];
+  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe))
+    out.append(buffer, n);
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
 bool AcceptsConnections(const std::string& address, int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)

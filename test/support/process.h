@@ -57,6 +57,10 @@ std::string DescribeExit(int status);
 // The last `bytes` bytes of the file at `path` ("..." in front when cut), "" when unreadable.
 std::string FileTail(const std::string& path, size_t bytes);
 
+// Runs `shell_command` with /bin/sh and waits for it to end. Returns its exit code (-1 when it
+// could not start or did not exit normally) and what it wrote to stdout; add "2>&1" for stderr.
+std::pair<int, std::string> RunShell(const std::string& shell_command);
+
 // True when a TCP connection to `address`:`port` (an IPv4 literal) is accepted.
 bool AcceptsConnections(const std::string& address, int port);
 
