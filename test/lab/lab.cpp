@@ -690,6 +690,15 @@ LabReport Lab::Run() {
   if (move_to == Clock::time_point{})
     move_to = migration_to;
 
+  // The step in progress at `when`, by the lab's view of step completions.
+  auto StepAt = [&](Clock::time_point when) {
+    int step = 0;
+    for (const auto& [at, index] : step_starts) {
+      if (at <= when)
+        step = index;
+    }
+    return step < total ? (*flow)[step].Name() : std::string("after the last step");
+  };
   std::vector<WriteRecord> records = writer.Records();
   report.writes_attempted = static_cast<int64_t>(records.size());
   for (const WriteRecord& r : records)
@@ -698,7 +707,10 @@ LabReport Lab::Run() {
   report.writes_lost = verified.lost;
   report.writes_unverified = verified.unverified;
   report.lost_keys = verified.lost_keys;
-  report.longest_stall_ms = LongestStallMs(records, move_from, move_to);
+  const Stall stall = LongestStall(records, move_from, move_to);
+  report.longest_stall_ms = stall.ms;
+  report.longest_stall_at_seconds = Seconds(stall.began - migration_from);
+  report.longest_stall_at = StepAt(stall.began);
   report.p99_before_ms = LatencyPercentileMs(records, 99, writes_from, migration_from);
   report.p99_during_ms = LatencyPercentileMs(records, 99, move_from, move_to);
 
@@ -718,12 +730,7 @@ LabReport Lab::Run() {
   if (lowest) {
     report.min_failure_tolerance = lowest->failure_tolerance;
     report.min_tolerance_at_seconds = Seconds(lowest->at - migration_from);
-    int step = 0;
-    for (const auto& [at, index] : step_starts) {
-      if (at <= lowest->at)
-        step = index;
-    }
-    report.min_tolerance_at = step < total ? (*flow)[step].Name() : "after the last step";
+    report.min_tolerance_at = StepAt(lowest->at);
   }
   return report;
 }
@@ -744,6 +751,8 @@ nlohmann::json LabReport::ToJson() const {
           {"writesUnverified", writes_unverified},
           {"lostKeys", lost_keys},
           {"longestStallMs", longest_stall_ms},
+          {"longestStallAt", longest_stall_at},
+          {"longestStallAtSeconds", longest_stall_at_seconds},
           {"p99BeforeMs", p99_before_ms},
           {"p99DuringMs", p99_during_ms},
           {"minFailureTolerance", min_failure_tolerance},
@@ -769,21 +778,22 @@ std::string LabReport::Summary() const {
       slowest_name = s.name;
     }
   }
-  std::snprintf(
-      buffer, sizeof buffer,
-      "%s\n"
-      "  total time           %.1f s (%zu steps; slowest %.1f s: %s)\n"
-      "  writes acknowledged  %lld of %lld\n"
-      "  writes lost          %lld (%lld could not be read back)\n"
-      "  longest write stall  %.0f ms (during the etcd move)\n"
-      "  p99 write latency    %.1f ms before, %.1f ms during the move\n"
-      "  min failure tolerance %d, at %.1f s (%s); below 1 in %lld of %lld samples\n",
-      completed ? "MIGRATION COMPLETE" : ("MIGRATION FAILED: " + failure).c_str(), total_seconds,
-      steps.size(), slowest, slowest_name.c_str(), static_cast<long long>(writes_acknowledged),
-      static_cast<long long>(writes_attempted), static_cast<long long>(writes_lost),
-      static_cast<long long>(writes_unverified), longest_stall_ms, p99_before_ms, p99_during_ms,
-      min_failure_tolerance, min_tolerance_at_seconds, min_tolerance_at.c_str(),
-      static_cast<long long>(samples_below_one), static_cast<long long>(samples));
+  std::snprintf(buffer, sizeof buffer,
+                "%s\n"
+                "  total time           %.1f s (%zu steps; slowest %.1f s: %s)\n"
+                "  writes acknowledged  %lld of %lld\n"
+                "  writes lost          %lld (%lld could not be read back)\n"
+                "  longest write stall  %.0f ms, from %.1f s (%s)\n"
+                "  p99 write latency    %.1f ms before, %.1f ms during the move\n"
+                "  min failure tolerance %d, at %.1f s (%s); below 1 in %lld of %lld samples\n",
+                completed ? "MIGRATION COMPLETE" : ("MIGRATION FAILED: " + failure).c_str(),
+                total_seconds, steps.size(), slowest, slowest_name.c_str(),
+                static_cast<long long>(writes_acknowledged),
+                static_cast<long long>(writes_attempted), static_cast<long long>(writes_lost),
+                static_cast<long long>(writes_unverified), longest_stall_ms,
+                longest_stall_at_seconds, longest_stall_at.c_str(), p99_before_ms, p99_during_ms,
+                min_failure_tolerance, min_tolerance_at_seconds, min_tolerance_at.c_str(),
+                static_cast<long long>(samples_below_one), static_cast<long long>(samples));
   std::string out = buffer;
   if (migrator_kills > 0 || member_kills > 0 || link_cuts > 0) {
     out += "  faults injected      " + std::to_string(migrator_kills) + " migrator kills, " +

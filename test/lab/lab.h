@@ -54,7 +54,9 @@ struct LabReport {
   int64_t writes_lost = 0;        // must be 0
   int64_t writes_unverified = 0;  // acknowledged, but the cluster did not answer when read back
   std::vector<std::string> lost_keys;
-  double longest_stall_ms = 0;    // during the etcd move
+  double longest_stall_ms = 0;   // during the etcd move
+  std::string longest_stall_at;  // the step in progress when it began
+  double longest_stall_at_seconds = 0;
   double p99_before_ms = 0;       // write latency before the migration started
   double p99_during_ms = 0;       // during the etcd move
   int min_failure_tolerance = 0;  // lowest sampled during the move

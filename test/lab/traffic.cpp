@@ -288,8 +288,8 @@ double LatencyPercentileMs(const std::vector<WriteRecord>& records, double p,
   return latencies[std::min(index, latencies.size() - 1)];
 }
 
-double LongestStallMs(const std::vector<WriteRecord>& records, Clock::time_point from,
-                      Clock::time_point to) {
+Stall LongestStall(const std::vector<WriteRecord>& records, Clock::time_point from,
+                   Clock::time_point to) {
   std::vector<Clock::time_point> completions;
   for (const WriteRecord& r : records) {
     if (!r.acknowledged)
@@ -299,10 +299,12 @@ double LongestStallMs(const std::vector<WriteRecord>& records, Clock::time_point
       completions.push_back(done);
   }
   std::sort(completions.begin(), completions.end());
-  double longest = 0;
+  Stall longest{0, from};
   Clock::time_point previous = from;
   for (Clock::time_point done : completions) {
-    longest = std::max(longest, std::chrono::duration<double, std::milli>(done - previous).count());
+    double ms = std::chrono::duration<double, std::milli>(done - previous).count();
+    if (ms > longest.ms)
+      longest = {ms, previous};
     previous = done;
   }
   return longest;

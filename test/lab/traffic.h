@@ -119,9 +119,13 @@ double LatencyPercentileMs(const std::vector<WriteRecord>& records, double p,
                            std::chrono::steady_clock::time_point from,
                            std::chrono::steady_clock::time_point to);
 
-// The longest stretch without an acknowledged write completing, in ms, within [from, to).
-double LongestStallMs(const std::vector<WriteRecord>& records,
-                      std::chrono::steady_clock::time_point from,
-                      std::chrono::steady_clock::time_point to);
+// The longest stretch without an acknowledged write completing within [from, to).
+struct Stall {
+  double ms = 0;
+  std::chrono::steady_clock::time_point began;  // the last completion before it (or `from`)
+};
+Stall LongestStall(const std::vector<WriteRecord>& records,
+                   std::chrono::steady_clock::time_point from,
+                   std::chrono::steady_clock::time_point to);
 
 }  // namespace seedhop::lab
