@@ -713,6 +713,10 @@ LabReport Lab::Run() {
   report.longest_stall_at = StepAt(stall.began);
   report.p99_before_ms = LatencyPercentileMs(records, 99, writes_from, migration_from);
   report.p99_during_ms = LatencyPercentileMs(records, 99, move_from, move_to);
+  for (size_t i = 0; i < report.steps.size() && i + 1 < step_starts.size(); ++i) {
+    report.steps[i].p99_write_ms =
+        LatencyPercentileMs(records, 99, step_starts[i].first, step_starts[i + 1].first);
+  }
 
   std::optional<Sample> lowest;
   for (const Sample& sample : sampler.Samples()) {
@@ -740,7 +744,10 @@ LabReport Lab::Run() {
 nlohmann::json LabReport::ToJson() const {
   json steps_json = json::array();
   for (const StepReport& s : steps)
-    steps_json.push_back({{"index", s.index}, {"name", s.name}, {"seconds", s.seconds}});
+    steps_json.push_back({{"index", s.index},
+                          {"name", s.name},
+                          {"seconds", s.seconds},
+                          {"p99WriteMs", s.p99_write_ms}});
   return {{"completed", completed},
           {"failure", failure},
           {"totalSeconds", total_seconds},

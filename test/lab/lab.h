@@ -42,6 +42,8 @@ struct StepReport {
   int index = 0;
   std::string name;
   double seconds = 0;  // as the lab saw it, from its start to its completion
+  // p99 latency of the writes started while it ran (0: none); where a latency tail comes from.
+  double p99_write_ms = 0;
 };
 
 struct LabReport {
