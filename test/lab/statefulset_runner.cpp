@@ -714,6 +714,12 @@ Status SeedRunner::StartContainer(PodRecord& pod, const MemberView& view) {
           options_.ns + "-" + pod.statefulset,
       "--heartbeat-interval=" + std::to_string(options_.heartbeat_interval_ms),
       "--election-timeout=" + std::to_string(options_.election_timeout_ms),
+      // On by default from etcd 3.5, which landscapes run (gardener/etcd-wrapper's go.mod pins
+      // go.etcd.io/etcd/server/v3 v3.5.x; etcd-druid's internal/component/configmap/etcdconfig.go
+      // leaves it unset), off in Debian's 3.4. Without it a restarted or cut-off member's
+      // election bumps the term and deposes a healthy leader: write stalls a landscape does not
+      // see.
+      "--pre-vote=true",
       "--logger=zap",
       "--log-outputs=stderr",
   };
