@@ -541,7 +541,7 @@ LabReport Lab::Run() {
   Writer writer([this] { return PodUrls(); }, &sampler, options_.write_rate, 5s);
   writer.Start();
   auto writes_from = Clock::now();
-  std::this_thread::sleep_for(3s);  // the "before" window for write latency
+  std::this_thread::sleep_for(options_.baseline);
 
   auto created = garden().Create(migrator::LiveMigrations(kGardenNs), LiveMigration());
   if (!created.ok()) {
@@ -711,6 +711,7 @@ LabReport Lab::Run() {
   report.longest_stall_ms = stall.ms;
   report.longest_stall_at_seconds = Seconds(stall.began - migration_from);
   report.longest_stall_at = StepAt(stall.began);
+  report.slow_writes = writer.SlowWrites();
   report.p99_before_ms = LatencyPercentileMs(records, 99, writes_from, migration_from);
   report.p99_during_ms = LatencyPercentileMs(records, 99, move_from, move_to);
   for (size_t i = 0; i < report.steps.size() && i + 1 < step_starts.size(); ++i) {
@@ -760,6 +761,7 @@ nlohmann::json LabReport::ToJson() const {
           {"longestStallMs", longest_stall_ms},
           {"longestStallAt", longest_stall_at},
           {"longestStallAtSeconds", longest_stall_at_seconds},
+          {"slowWrites", slow_writes},
           {"p99BeforeMs", p99_before_ms},
           {"p99DuringMs", p99_during_ms},
           {"minFailureTolerance", min_failure_tolerance},
@@ -815,6 +817,8 @@ std::string LabReport::Summary() const {
                   link_cut_at_seconds, isolated_voters_during_cut, steps_completed_during_cut);
     out += cut;
   }
+  for (size_t i = 0; i < slow_writes.size() && i < 3; ++i)
+    out += "  slow write           " + slow_writes[i] + "\n";
   return out;
 }
 

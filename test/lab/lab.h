@@ -21,9 +21,12 @@ struct LabOptions {
   int members = 3;                // the shoot's etcd size: 1, 3 or 5
   std::string strategy = "Safe";  // or "Swap" (the hackathon's order; drops tolerance to 0)
   int write_rate = 100;           // writes per second
-  std::string work_dir;           // "": a fresh directory under /tmp, removed on success
-  std::string binary_dir;         // where seedhop-emulator, -webhook, -migrator were built
-  std::string source_dir;         // the repository (manifests)
+  // Writes before the migration starts, whose latency is the baseline of the move's. At 100/s,
+  // 10 s gives 1,000 samples, so that p99 is not decided by a handful of writes.
+  std::chrono::seconds baseline{10};
+  std::string work_dir;    // "": a fresh directory under /tmp, removed on success
+  std::string binary_dir;  // where seedhop-emulator, -webhook, -migrator were built
+  std::string source_dir;  // the repository (manifests)
   // Faults. -1: none.
   int kill_migrator_at_step = -1;         // SIGKILL the step's owner when it starts that step
   bool kill_migrator_every_step = false;  // ... at every step boundary
@@ -56,8 +59,9 @@ struct LabReport {
   int64_t writes_lost = 0;        // must be 0
   int64_t writes_unverified = 0;  // acknowledged, but the cluster did not answer when read back
   std::vector<std::string> lost_keys;
-  double longest_stall_ms = 0;   // during the etcd move
-  std::string longest_stall_at;  // the step in progress when it began
+  double longest_stall_ms = 0;           // during the etcd move
+  std::string longest_stall_at;          // the step in progress when it began
+  std::vector<std::string> slow_writes;  // the first few writes slower than 500 ms, and why
   double longest_stall_at_seconds = 0;
   double p99_before_ms = 0;       // write latency before the migration started
   double p99_during_ms = 0;       // during the etcd move

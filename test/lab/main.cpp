@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   flags.String("strategy", "Safe",
                "Safe, or Swap (the hackathon's order, to watch tolerance drop)");
   flags.String("rate", "100", "writes per second during the migration");
+  flags.String("baseline-seconds", "10",
+               "seconds of writes before the migration: the baseline of the p99 comparison");
   flags.String("json", "", "also write the report as JSON to this file");
   flags.String("kill-migrator-at-step", "-1", "SIGKILL the owning migrator when this step starts");
   flags.Bool("kill-migrator-every-step", false, "... at every step");
@@ -38,13 +40,14 @@ int main(int argc, char** argv) {
   }
   auto members = flags.GetInt("members", 1, 5);
   auto rate = flags.GetInt("rate", 1, 100000);
+  auto baseline = flags.GetInt("baseline-seconds", 1, 3600);
   auto kill_migrator = flags.GetInt("kill-migrator-at-step", -1, 10000);
   auto kill_member = flags.GetInt("kill-member-at-step", -1, 10000);
   auto cut_link = flags.GetInt("cut-link-at-step", -1, 10000);
   auto cut_for = flags.GetInt("cut-link-for", 1, 3600);
   auto timeout = flags.GetInt("step-timeout", 1, 86400);
   for (const auto* value :
-       {&members, &rate, &kill_migrator, &kill_member, &cut_link, &cut_for, &timeout}) {
+       {&members, &rate, &baseline, &kill_migrator, &kill_member, &cut_link, &cut_for, &timeout}) {
     if (!value->ok()) {
       std::fprintf(stderr, "%s\n", value->error().message().c_str());
       return 2;
@@ -54,6 +57,7 @@ int main(int argc, char** argv) {
   options.members = static_cast<int>(*members);
   options.strategy = flags.GetString("strategy");
   options.write_rate = static_cast<int>(*rate);
+  options.baseline = std::chrono::seconds(*baseline);
   options.kill_migrator_at_step = static_cast<int>(*kill_migrator);
   options.kill_migrator_every_step = flags.GetBool("kill-migrator-every-step");
   options.kill_member_at_step = static_cast<int>(*kill_member);

@@ -161,10 +161,13 @@ bool Writer::WriteOne(Clients& clients, WriteRecord& record) {
   std::string key = "/seedhop-lab/" + std::to_string(record.key);
   std::string value = "value-" + std::to_string(record.key);
   auto deadline = record.started + give_up_;
-  size_t attempt = 0;
+  std::string attempts;  // what each attempt met, kept only for a slow write
+  auto Ms = [](Clock::duration d) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+  };
   while (Clock::now() < deadline && !stop_) {
     std::string url = sampler_ ? sampler_->LeaderUrl() : "";
-    if (url.empty() || attempt > 0) {
+    if (url.empty() || record.attempts > 0) {
       // No leader known, or the leader failed us: try the pods in turn.
       std::map<int, std::string> pods = pods_();
       if (pods.empty()) {
@@ -172,22 +175,33 @@ bool Writer::WriteOne(Clients& clients, WriteRecord& record) {
         continue;
       }
       auto it = pods.begin();
-      std::advance(it, attempt % pods.size());
+      std::advance(it, record.attempts % pods.size());
       url = it->second;
     }
-    ++attempt;
+    ++record.attempts;
     auto& client = clients[url];
     if (!client)
       client = std::make_unique<etcd::Client>(std::vector<std::string>{url}, FastOptions());
-    if (client->Put(key, value).ok()) {
+    const auto sent = Clock::now();
+    Result<int64_t> put = client->Put(key, value);
+    const auto now = Clock::now();
+    attempts += "; " + url + " " + Ms(now - sent) +
+                " ms: " + (put.ok() ? std::string("ok") : put.error().message());
+    if (put.ok()) {
       record.acknowledged = true;
-      record.latency =
-          std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - record.started);
-      return true;
+      record.latency = std::chrono::duration_cast<std::chrono::microseconds>(now - record.started);
+      break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  return false;
+  if (Clock::now() - record.started >= kSlowWrite) {
+    std::lock_guard lock(mutex_);
+    if (slow_writes_.size() < 10) {
+      slow_writes_.push_back(key + " took " + Ms(Clock::now() - record.started) + " ms, " +
+                             std::to_string(record.attempts) + " attempts" + attempts);
+    }
+  }
+  return record.acknowledged;
 }
 
 void Writer::WriteLoop(int worker, int workers) {
@@ -229,6 +243,11 @@ void Writer::Stop() {
 std::vector<WriteRecord> Writer::Records() const {
   std::lock_guard lock(mutex_);
   return records_;
+}
+
+std::vector<std::string> Writer::SlowWrites() const {
+  std::lock_guard lock(mutex_);
+  return slow_writes_;
 }
 
 VerifyResult Writer::Verify() {

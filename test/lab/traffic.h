@@ -72,7 +72,11 @@ struct WriteRecord {
   std::chrono::steady_clock::time_point started;
   std::chrono::microseconds latency{0};  // until acknowledged, retries included
   bool acknowledged = false;
+  int attempts = 0;
 };
+
+// Writes slower than this are kept with what each attempt met (Writer::SlowWrites).
+inline constexpr std::chrono::milliseconds kSlowWrite{500};
 
 struct VerifyResult {
   int64_t checked = 0;
@@ -95,6 +99,9 @@ class Writer {
   void Start();
   void Stop();
   std::vector<WriteRecord> Records() const;
+  // The first few writes slower than kSlowWrite, each with its attempts: which member, how long,
+  // what error. Where a stall comes from when the cluster itself kept serving.
+  std::vector<std::string> SlowWrites() const;
   // Reads back every acknowledged key through any pod. Call after Stop().
   VerifyResult Verify();
 
@@ -109,6 +116,7 @@ class Writer {
   const std::chrono::milliseconds give_up_;
   mutable std::mutex mutex_;
   std::vector<WriteRecord> records_;
+  std::vector<std::string> slow_writes_;
   std::atomic<bool> stop_{false};
   std::vector<std::thread> threads_;
 };
