@@ -1,11 +1,13 @@
 -- wrk script: POSTs the AdmissionReview in $SEEDHOP_BENCH_BODY (built by run.sh at run time from
 -- the shared reference etcd StatefulSet UPDATE review) to /mutate, as kube-apiserver does
 -- (?timeout=10s appended, application/json), and prints one machine-readable summary line.
+-- SEEDHOP_BENCH_PATH overrides the path (run.sh posts the same review to /healthz to measure the
+-- server without the handler).
 local path = os.getenv("SEEDHOP_BENCH_BODY")
 assert(path, "SEEDHOP_BENCH_BODY unset")
 local file = assert(io.open(path))
 wrk.method = "POST"
-wrk.path = "/mutate?timeout=10s"
+wrk.path = os.getenv("SEEDHOP_BENCH_PATH") or "/mutate?timeout=10s"
 wrk.body = file:read("*a")
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json"

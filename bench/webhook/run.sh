@@ -3,6 +3,10 @@
 # setup, in one run: wrk -t2 -c32 -d10s --latency, 3 rounds each, alternating; prints the medians,
 # the ratios, the webhook's RSS under load, and PASS/MISS for the targets of issue 3
 # (throughput >= 80% of nginx, p99 <= 1.5x nginx, RSS <= 30 MiB). A miss does not fail the script.
+# Each round also prints the CPU time per request (utime+stime of the server's processes over the
+# wrk run, from /proc/PID/stat, divided by the requests served): unlike req/s it hardly depends on
+# what else the machine runs. A last round posts the same review to the webhook's /healthz, which
+# is the server path (TLS, HTTP, body read) without the admission handler.
 # The webhook runs against the API-server emulator with an EtcdPlan present, so every request is
 # really patched. nginx must be startable by this user (Debian nginx-light; as root).
 #   bench/webhook/run.sh [BUILD_DIR] [ROUNDS] [DURATION]
@@ -108,30 +112,54 @@ sed -e "s|@PREFIX@|$work/nginx|g" -e "s|@PORT@|$nginx_port|g" \
   "$here/nginx.conf.in" >"$work/nginx/nginx.conf"
 /usr/sbin/nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" -e "$work/nginx/error.log" \
   -g 'daemon off;' &
-pids+=($!)
+nginx_pid=$!
+pids+=("$nginx_pid")
 wait_for "nginx" curl -sf --cacert "$work/ca.crt" -X POST --data-binary @"$work/review.json" \
   "https://127.0.0.1:$nginx_port/mutate?timeout=10s"
 
+nginx_workers="$(pgrep -P "$nginx_pid" | tr '\n' ' ')"
+clk_tck="$(getconf CLK_TCK)"
+cpu_ticks() { # cpu_ticks PID...: utime+stime summed
+  local total=0 pid
+  for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
+  echo "$total"
+}
 rss_kib() { awk -v key="$1:" '$1 == key {print $2}' "/proc/$webhook_pid/status"; }
-run_wrk() { # run_wrk PORT -> SEEDHOP_RESULT line
-  SEEDHOP_BENCH_BODY="$work/review.json" wrk -t2 -c32 -d"$duration" --latency \
+run_wrk() { # run_wrk PORT [PATH] -> SEEDHOP_RESULT line
+  SEEDHOP_BENCH_BODY="$work/review.json" SEEDHOP_BENCH_PATH="${2:-/mutate?timeout=10s}" \
+    wrk -t2 -c32 -d"$duration" --latency \
     -s "$here/post-review.lua" "https://127.0.0.1:$1" | tee -a "$work/wrk.log" | grep SEEDHOP_RESULT
+}
+measure() { # measure PORT PATH PID... -> SEEDHOP_RESULT line with cpu_us_per_req=
+  local port="$1" path="$2" before after line
+  shift 2
+  before="$(cpu_ticks "$@")"
+  line="$(run_wrk "$port" "$path")"
+  after="$(cpu_ticks "$@")"
+  echo "$line cpu_us_per_req=$(awk -v t="$((after - before))" -v hz="$clk_tck" \
+    -v n="$(field requests "$line")" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')"
 }
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
-declare -a w_rps w_p50 w_p99 n_rps n_p50 n_p99 w_rss
+declare -a w_rps w_p50 w_p99 n_rps n_p50 n_p99 w_rss w_cpu n_cpu
 for round in $(seq "$rounds"); do
-  line="$(run_wrk "$webhook_port")"
+  line="$(measure "$webhook_port" "/mutate?timeout=10s" "$webhook_pid")"
   w_rss+=("$(rss_kib VmRSS)")
   echo "round $round webhook: $line"
   [[ "$(field socket_errors "$line")" == 0 && "$(field non2xx "$line")" == 0 ]] ||
     echo "  (errors in this round)"
   w_rps+=("$(field rps "$line")"); w_p50+=("$(field p50_us "$line")"); w_p99+=("$(field p99_us "$line")")
-  line="$(run_wrk "$nginx_port")"
+  w_cpu+=("$(field cpu_us_per_req "$line")")
+  # shellcheck disable=SC2086 # one argument per worker pid
+  line="$(measure "$nginx_port" "/mutate?timeout=10s" $nginx_workers)"
   echo "round $round nginx:   $line"
   n_rps+=("$(field rps "$line")"); n_p50+=("$(field p50_us "$line")"); n_p99+=("$(field p99_us "$line")")
+  n_cpu+=("$(field cpu_us_per_req "$line")")
 done
+line="$(measure "$webhook_port" /healthz "$webhook_pid")"
+echo "webhook /healthz: $line"
+h_cpu="$(field cpu_us_per_req "$line")"
 hwm="$(rss_kib VmHWM)"
 
 wr="$(median "${w_rps[@]}")"; nr="$(median "${n_rps[@]}")"
@@ -147,6 +175,7 @@ echo "wrk -t2 -c32 -d$duration --latency, $rounds rounds each, medians ($(nproc)
 printf '%-16s %10s %10s %10s\n' "" "req/s" "p50 ms" "p99 ms"
 printf '%-16s %10.0f %10.2f %10.2f\n' seedhop-webhook "$wr" "$(awk -v v="$wp50" 'BEGIN{print v/1000}')" "$(awk -v v="$wp99" 'BEGIN{print v/1000}')"
 printf '%-16s %10.0f %10.2f %10.2f\n' nginx "$nr" "$(awk -v v="$np50" 'BEGIN{print v/1000}')" "$(awk -v v="$np99" 'BEGIN{print v/1000}')"
+echo "CPU per request: webhook /mutate $(median "${w_cpu[@]}") us (rounds: ${w_cpu[*]}), /healthz $h_cpu us, nginx $(median "${n_cpu[@]}") us (rounds: ${n_cpu[*]})"
 echo "throughput webhook/nginx: $throughput_ratio (target >= 0.80): $(verdict "$(awk -v r="$throughput_ratio" 'BEGIN{print (r >= 0.8)}')")"
 echo "p99 webhook/nginx:        $p99_ratio (target <= 1.50): $(verdict "$(awk -v r="$p99_ratio" 'BEGIN{print (r <= 1.5)}')")"
 echo "webhook RSS under load:   VmRSS $((rss / 1024)) MiB (median of rounds), VmHWM $((hwm / 1024)) MiB (target <= 30 MiB): $(verdict "$((hwm <= 30 * 1024))")"
