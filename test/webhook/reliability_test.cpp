@@ -32,6 +32,7 @@
 #include "common/obs/log.h"
 #include "common/obs/metrics.h"
 #include "test/support/certs.h"
+#include "test/support/raw_tls.h"
 #include "test/webhook/fixtures.h"
 #include "webhook/app.h"
 #include "webhook/handler.h"
@@ -42,99 +43,13 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using seedhop::testing::RawTls;
+using seedhop::testing::UnverifiedClientContext;
 namespace fs = std::filesystem;
 
 // The reference review's object (etcd-sts-update.request.json).
 constexpr char kNamespace[] = "shoot--garden--local";
 constexpr char kStatefulSet[] = "etcd-main";
-
-// A blocking TLS client connection made with OpenSSL directly, so that a test controls exactly
-// what is written when (idle connections, stalled bodies). It does not verify the server.
-class RawTls {
- public:
-  // Returns null when the TCP connect or the handshake fails.
-  static std::unique_ptr<RawTls> Connect(SSL_CTX* context, uint16_t port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-      return nullptr;
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    timeval timeout{5, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-      ::close(fd);
-      return nullptr;
-    }
-    auto connection = std::unique_ptr<RawTls>(new RawTls(fd, SSL_new(context)));
-    SSL_set_fd(connection->ssl_, fd);
-    if (SSL_connect(connection->ssl_) != 1)
-      return nullptr;
-    return connection;
-  }
-  ~RawTls() {
-    SSL_free(ssl_);
-    ::close(fd_);
-  }
-  RawTls(const RawTls&) = delete;
-  RawTls& operator=(const RawTls&) = delete;
-
-  bool Write(const std::string& data) {
-    return SSL_write(ssl_, data.data(), static_cast<int>(data.size())) ==
-           static_cast<int>(data.size());
-  }
-
-  // Reads one response with a Content-Length body; returns what arrived before the peer closed
-  // or 5 s passed when the response is incomplete.
-  std::string ReadResponse() {
-    std::string in;
-    char buffer[4096];
-    while (true) {
-      size_t head_end = in.find("\r\n\r\n");
-      if (head_end != std::string::npos) {
-        size_t at = in.find("\r\ncontent-length: ");
-        if (at == std::string::npos)
-          at = in.find("\r\nContent-Length: ");
-        size_t length =
-            at == std::string::npos || at > head_end
-                ? 0
-                : std::stoul(in.substr(at + std::string("\r\ncontent-length: ").size()));
-        if (in.size() >= head_end + 4 + length)
-          return in;
-      }
-      int n = SSL_read(ssl_, buffer, sizeof buffer);
-      if (n <= 0)
-        return in;
-      in.append(buffer, static_cast<size_t>(n));
-    }
-  }
-
-  // Reads until the peer closes the connection (cleanly or not) or 5 s pass; returns true when
-  // it closed.
-  bool WaitForClose(std::string* received) {
-    char buffer[4096];
-    while (true) {
-      int n = SSL_read(ssl_, buffer, sizeof buffer);
-      int saved_errno = errno;
-      if (n > 0) {
-        received->append(buffer, static_cast<size_t>(n));
-        continue;
-      }
-      int error = SSL_get_error(ssl_, n);
-      // SO_RCVTIMEO surfaces as EAGAIN: the server kept the connection open.
-      bool timed_out = (error == SSL_ERROR_SYSCALL || error == SSL_ERROR_WANT_READ) &&
-                       (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK);
-      return !timed_out;
-    }
-  }
-
- private:
-  RawTls(int fd, SSL* ssl) : fd_(fd), ssl_(ssl) {}
-  int fd_;
-  SSL* ssl_;
-};
 
 std::string GetRequest(const std::string& path) {
   return "GET " + path + " HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n";
@@ -345,16 +260,6 @@ class WebhookReliability : public ::testing::Test {
   std::atomic<int> in_flight_{0};
   std::atomic<int> handled_{0};
 };
-
-struct SslContextFree {
-  void operator()(SSL_CTX* context) const { SSL_CTX_free(context); }
-};
-
-std::unique_ptr<SSL_CTX, SslContextFree> UnverifiedClientContext() {
-  std::unique_ptr<SSL_CTX, SslContextFree> context(SSL_CTX_new(TLS_client_method()));
-  SSL_CTX_set_verify(context.get(), SSL_VERIFY_NONE, nullptr);
-  return context;
-}
 
 // kube-apiserver keeps a pool of keep-alive connections per webhook; several API servers and
 // reconnect storms can park many of them on one replica.
