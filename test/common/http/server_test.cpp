@@ -17,6 +17,7 @@
 #include "common/obs/log.h"
 #include "common/obs/metrics.h"
 #include "test/support/certs.h"
+#include "test/support/raw_tls.h"
 
 namespace seedhop::http {
 namespace {
@@ -63,8 +64,14 @@ class TlsFixture : public ::testing::Test {
            path;
   }
 
+  // A raw TLS connection to `server`, for tests that control what goes on the wire.
+  std::unique_ptr<testing::RawTls> RawTlsTo(const Server& server) {
+    return testing::RawTls::Connect(raw_context_.get(), server.port());
+  }
+
   fs::path dir_;
   testing::CertPair ca_;
+  testing::SslContext raw_context_ = testing::UnverifiedClientContext();
 };
 
 Response Echo(const Request& request) {
@@ -154,6 +161,143 @@ TEST_F(TlsFixture, KeepAliveReusesOneConnection) {
     EXPECT_NE(response->headers["connection"], "close");
   }
   EXPECT_EQ(handled.load(), 20);
+  server.Shutdown();
+}
+
+// A request "POST /x?q=<i>" with body "b<i>", as Echo answers it: "POST /x q=<i> body=b<i>".
+std::string EchoRequest(int i, const std::string& version = "HTTP/1.1",
+                        const std::string& extra_headers = "") {
+  return "POST /x?q=" + std::to_string(i) + " " + version + "\r\nHost: a\r\n" + extra_headers +
+         "Content-Length: " + std::to_string(1 + std::to_string(i).size()) + "\r\n\r\nb" +
+         std::to_string(i);
+}
+std::string EchoAnswer(int i) {
+  return "POST /x q=" + std::to_string(i) + " body=b" + std::to_string(i);
+}
+
+TEST_F(TlsFixture, PipelinedRequestsAreAnsweredInOrder) {
+  Server server(TlsOptions(), nullptr, nullptr);
+  server.Route("/x", Echo);
+  ASSERT_TRUE(server.Start().ok());
+  auto connection = RawTlsTo(server);
+  ASSERT_TRUE(connection);
+  // Three requests in one TLS record: the server must keep what follows the first.
+  ASSERT_TRUE(connection->Write(EchoRequest(0) + EchoRequest(1) + EchoRequest(2)));
+  for (int i = 0; i < 3; ++i) {
+    std::string response = connection->ReadResponse();
+    EXPECT_EQ(response.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << response;
+    EXPECT_TRUE(response.ends_with(EchoAnswer(i))) << response;
+  }
+  // The connection is still good for more.
+  ASSERT_TRUE(connection->Write(EchoRequest(3)));
+  EXPECT_TRUE(connection->ReadResponse().ends_with(EchoAnswer(3)));
+  server.Shutdown();
+}
+
+// Sends `requests` at once on a plain connection to a server with the Echo route and returns
+// what arrived until the server closed the connection; "timed out" when it did not within 3 s.
+std::string SendToPlainEcho(const std::string& requests) {
+  ServerOptions options;
+  options.address = "127.0.0.1";
+  Server server(options, nullptr, nullptr);
+  server.Route("/x", Echo);
+  if (!server.Start().ok())
+    return "not started";
+  int fd = RawConnect(server.port());
+  if (fd < 0)
+    return "not connected";
+  if (::send(fd, requests.data(), requests.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(requests.size())) {
+    return "not sent";
+  }
+  auto start = std::chrono::steady_clock::now();
+  std::string received = ReadUntilClosed(fd);
+  ::close(fd);
+  server.Shutdown();
+  return std::chrono::steady_clock::now() - start < 3s ? received : "timed out";
+}
+
+TEST(PlainHttp, PipelinedRequestsAreAnsweredInOrderUntilConnectionClose) {
+  std::string received = SendToPlainEcho(EchoRequest(0) + EchoRequest(1) +
+                                         EchoRequest(2, "HTTP/1.1", "Connection: close\r\n"));
+  size_t at = 0;
+  for (int i = 0; i < 3; ++i) {
+    at = received.find(EchoAnswer(i), at);
+    ASSERT_NE(at, std::string::npos) << i << ": " << received;
+  }
+  EXPECT_TRUE(received.ends_with(EchoAnswer(2)));
+  EXPECT_NE(received.find("connection: close\r\n"), std::string::npos);
+}
+
+TEST(PlainHttp, Http10IsClosedAfterTheAnswerUnlessItAsksForKeepAlive) {
+  // The first asks to be kept open, the second does not.
+  std::string received = SendToPlainEcho(EchoRequest(0, "HTTP/1.0", "Connection: keep-alive\r\n") +
+                                         EchoRequest(1, "HTTP/1.0"));
+  size_t second = received.find("HTTP/1.0 200 OK", 1);
+  ASSERT_EQ(received.rfind("HTTP/1.0 200 OK\r\n", 0), 0u) << received;
+  ASSERT_NE(second, std::string::npos) << received;
+  std::string first_answer = received.substr(0, second);
+  EXPECT_NE(first_answer.find("connection: keep-alive\r\n"), std::string::npos) << received;
+  EXPECT_TRUE(first_answer.ends_with(EchoAnswer(0))) << received;
+  EXPECT_TRUE(received.ends_with(EchoAnswer(1))) << received;
+}
+
+TEST_F(TlsFixture, RequestInOneByteRecordsIsServed) {
+  Server server(TlsOptions(), nullptr, nullptr);
+  server.Route("/x", Echo);
+  ASSERT_TRUE(server.Start().ok());
+  auto connection = RawTlsTo(server);
+  ASSERT_TRUE(connection);
+  for (char c : EchoRequest(7))
+    ASSERT_TRUE(connection->Write(std::string_view(&c, 1)));
+  std::string response = connection->ReadResponse();
+  EXPECT_EQ(response.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << response;
+  EXPECT_TRUE(response.ends_with(EchoAnswer(7))) << response;
+  server.Shutdown();
+}
+
+TEST_F(TlsFixture, LargeRequestAndAnswerToASlowReaderArriveWhole) {
+  Server server(TlsOptions(), nullptr, nullptr);
+  const std::string big_answer(8 << 20, 'x');
+  server.Route("/big", [&](const Request& request) {
+    return Response::Text(200, big_answer + std::to_string(request.body.size()));
+  });
+  ASSERT_TRUE(server.Start().ok());
+  auto connection = RawTlsTo(server);
+  ASSERT_TRUE(connection);
+  const std::string body(1 << 20, 'b');
+  ASSERT_TRUE(connection->Write("POST /big HTTP/1.1\r\nHost: a\r\nContent-Length: " +
+                                std::to_string(body.size()) + "\r\n\r\n" + body));
+  // Not reading for a while fills the socket buffers, so the server has to wait to write.
+  std::this_thread::sleep_for(300ms);
+  std::string response = connection->ReadResponse();
+  EXPECT_EQ(response.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << response.substr(0, 200);
+  EXPECT_TRUE(response.ends_with(big_answer + std::to_string(body.size())));
+  server.Shutdown();
+}
+
+TEST_F(TlsFixture, StartedRequestOnAnIdleKeepAliveConnectionIsCutAtTheReadTimeout) {
+  ServerOptions options = TlsOptions();
+  options.read_timeout = 300ms;
+  options.idle_timeout = 20s;
+  Server server(options, nullptr, nullptr);
+  server.Route("/x", Echo);
+  ASSERT_TRUE(server.Start().ok());
+  auto connection = RawTlsTo(server);
+  ASSERT_TRUE(connection);
+  ASSERT_TRUE(connection->Write(EchoRequest(0)));
+  EXPECT_TRUE(connection->ReadResponse().ends_with(EchoAnswer(0)));
+  // Idle between requests, the idle timeout applies, not the read timeout.
+  std::this_thread::sleep_for(600ms);
+  ASSERT_TRUE(connection->Write(EchoRequest(1)));
+  EXPECT_TRUE(connection->ReadResponse().ends_with(EchoAnswer(1)));
+  // Half a header: from its first byte on, the request has the read timeout to arrive.
+  ASSERT_TRUE(connection->Write("GET /x HTTP/1.1\r\nHost: a\r\nX-Slow: "));
+  auto start = std::chrono::steady_clock::now();
+  std::string received;
+  EXPECT_TRUE(connection->WaitForClose(&received));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  EXPECT_EQ(received, "");
   server.Shutdown();
 }
 
