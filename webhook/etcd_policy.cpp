@@ -59,6 +59,26 @@ json AliasJson(const HostAlias& alias) {
   return {{"ip", alias.ip}, {"hostnames", alias.hostnames}};
 }
 
+// True when `entry` equals AliasJson(alias): exactly the members ip and hostnames, with the same
+// values in the same order.
+bool IsAlias(const json& entry, const HostAlias& alias) {
+  if (entry.size() != 2)
+    return false;
+  auto ip = entry.find("ip");
+  auto hostnames = entry.find("hostnames");
+  if (ip == entry.end() || !ip->is_string() || ip->get_ref<const std::string&>() != alias.ip ||
+      hostnames == entry.end() || !hostnames->is_array() ||
+      hostnames->size() != alias.hostnames.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < alias.hostnames.size(); ++i) {
+    const json& hostname = (*hostnames)[i];
+    if (!hostname.is_string() || hostname.get_ref<const std::string&>() != alias.hostnames[i])
+      return false;
+  }
+  return true;
+}
+
 // Wraps `value` in one object per token of tokens[from..]: {t[from]: {t[from+1]: ... value}}.
 json Nest(const std::vector<std::string>& tokens, size_t from, json value) {
   for (size_t i = tokens.size(); i-- > from;)
@@ -81,9 +101,12 @@ bool ReconcileAliases(const json& current,
                       const std::vector<std::pair<int32_t, HostAlias>>& desired,
                       const plan::EtcdPlan& plan, const std::string& list_pointer,
                       kube::JsonPatch& patch) {
-  std::map<int32_t, json> wanted;
+  // Entries are compared where they stand, against the plan's aliases: this runs on every
+  // admission request, and building a json value per wanted and per existing entry cost more than
+  // the rest of the decision.
+  std::map<int32_t, const HostAlias*> wanted;
   for (const auto& [ordinal, alias] : desired)
-    wanted.emplace(ordinal, AliasJson(alias));
+    wanted.emplace(ordinal, &alias);
   std::set<int32_t> claimed;
   std::vector<std::pair<size_t, json>> replaces;
   std::vector<size_t> removes;
@@ -96,17 +119,17 @@ bool ReconcileAliases(const json& current,
     if (hostnames == entry.end() || !hostnames->is_array())
       continue;
     std::optional<int32_t> first_ours;
-    json foreign = json::array();
+    size_t ours = 0;
     for (const json& hostname : *hostnames) {
       std::optional<int32_t> ordinal;
       if (hostname.is_string()) {
         ordinal = PeerHostnameOrdinal(hostname.get_ref<const std::string&>(), plan.statefulset,
                                       plan.namespace_name);
       }
-      if (!ordinal) {
-        foreign.push_back(hostname);
-      } else if (!first_ours) {
-        first_ours = ordinal;
+      if (ordinal) {
+        ++ours;
+        if (!first_ours)
+          first_ours = ordinal;
       }
     }
     if (!first_ours)
@@ -114,16 +137,23 @@ bool ReconcileAliases(const json& current,
 
     auto want = wanted.find(*first_ours);
     bool claimable = want != wanted.end() && !claimed.count(*first_ours);
-    if (claimable && entry == want->second) {
+    if (claimable && IsAlias(entry, *want->second)) {
       claimed.insert(*first_ours);
-    } else if (!foreign.empty()) {
+    } else if (ours < hostnames->size()) {
       // Someone else's names share the entry: keep them with their IP, drop only ours.
+      json foreign = json::array();
+      for (const json& hostname : *hostnames) {
+        if (!hostname.is_string() || !PeerHostnameOrdinal(hostname.get_ref<const std::string&>(),
+                                                          plan.statefulset, plan.namespace_name)) {
+          foreign.push_back(hostname);
+        }
+      }
       json stripped = entry;
       stripped["hostnames"] = std::move(foreign);
       replaces.emplace_back(k, std::move(stripped));
     } else if (claimable) {
       claimed.insert(*first_ours);
-      replaces.emplace_back(k, want->second);  // stale IP or hostnames: fixed where it stands
+      replaces.emplace_back(k, AliasJson(*want->second));  // stale IP or hostnames: fixed in place
     } else {
       removes.push_back(k);  // a duplicate, or a member that is no longer remote
     }
