@@ -3,10 +3,12 @@
 # setup, in one run: wrk -t2 -c32 -d10s --latency, 3 rounds each, alternating; prints the medians,
 # the ratios, the webhook's RSS under load, and PASS/MISS for the targets of issue 3
 # (throughput >= 80% of nginx, p99 <= 1.5x nginx, RSS <= 30 MiB). A miss does not fail the script.
-# Each round also prints the CPU time per request (utime+stime of the server's processes over the
-# wrk run, from /proc/PID/stat, divided by the requests served): unlike req/s it hardly depends on
-# what else the machine runs. A last round posts the same review to the webhook's /healthz, which
-# is the server path (TLS, HTTP, body read) without the admission handler.
+# First it runs the /mutate handler alone in a loop (seedhop-bench-webhook-handler: CPU time per
+# call of each stage). Each round also prints the CPU time per request (utime+stime of the
+# server's processes over the wrk run, from /proc/PID/stat, divided by the requests served):
+# unlike req/s it hardly depends on what else the machine runs. A last round posts the same
+# review to the webhook's /healthz, which is the server path (TLS, HTTP, body read) without the
+# admission handler.
 # The webhook runs against the API-server emulator with an EtcdPlan present, so every request is
 # really patched. nginx must be startable by this user (Debian nginx-light; as root).
 #   bench/webhook/run.sh [BUILD_DIR] [ROUNDS] [DURATION]
@@ -23,7 +25,8 @@ duration="${3:-10s}"
 shared="$root/../shared"
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$build" --target seedhop-webhook seedhop-emulator -j2 >/dev/null
+cmake --build "$build" --target seedhop-webhook seedhop-emulator seedhop-bench-webhook-handler \
+  -j2 >/dev/null
 webhook_bin="$build/webhook/seedhop-webhook"
 emulator_bin="$build/test/emulator/seedhop-emulator"
 
@@ -58,6 +61,9 @@ openssl x509 -req -in "$work/tls.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" -
 # The review: the shared reference etcd StatefulSet UPDATE, compacted (7.3 KiB) as kube-apiserver
 # sends it. SEEDHOP_BENCH_JQ (a jq filter, default ".") varies it for experiments.
 jq -c "${SEEDHOP_BENCH_JQ:-.}" "$shared/reference/admission/etcd-sts-update.request.json" >"$work/review.json"
+echo "the handler alone, one thread, no sockets:"
+"$build/bench/webhook/seedhop-bench-webhook-handler" "$work/review.json"
+echo
 namespace="$(jq -r .request.namespace "$work/review.json")"
 name="$(jq -r .request.name "$work/review.json")"
 
