@@ -428,12 +428,11 @@ EtcdDecision DecideEtcdMutation(const AdmissionRequest& request, const plan::Etc
   return DecideStatefulSet(request, *plan);
 }
 
-AdmissionResponse ToAdmissionResponse(const AdmissionRequest& request,
-                                      const EtcdDecision& decision) {
+AdmissionResponse ToAdmissionResponse(const AdmissionRequest& request, EtcdDecision decision) {
   if (decision.outcome == Outcome::kDenied)
-    return Denied(request, 400, decision.reason);
-  AdmissionResponse response = Patched(request, decision.patch.ToJson());
-  response.warnings = decision.warnings;
+    return Denied(request, 400, std::move(decision.reason));
+  AdmissionResponse response = Patched(request, decision.patch.Release());
+  response.warnings = std::move(decision.warnings);
   return response;
 }
 

@@ -95,8 +95,8 @@ struct EtcdDecision {
 EtcdDecision DecideEtcdMutation(const AdmissionRequest& request, const plan::EtcdPlan* plan);
 
 // Turns `decision` into the answer to `request`: denied with code 400, or allowed with the patch
-// and warnings.
-AdmissionResponse ToAdmissionResponse(const AdmissionRequest& request,
-                                      const EtcdDecision& decision);
+// and warnings. Pass the decision with std::move when done with it: its patch and warnings are
+// then moved into the answer instead of copied.
+AdmissionResponse ToAdmissionResponse(const AdmissionRequest& request, EtcdDecision decision);
 
 }  // namespace seedhop::webhook

@@ -128,13 +128,14 @@ http::Response HandleMutate(const http::Request& request, const PlanLookup& look
       plan = lookup(admission.namespace_name, ObjectName(admission));
     }
     EtcdDecision decision = DecideEtcdMutation(admission, plan ? &*plan : nullptr);
-    std::string body =
-        EncodeAdmissionReview(ToAdmissionResponse(admission, decision), admission.version);
     if (metrics != nullptr) {
       for (PatchedField field : decision.patched_fields)
         metrics->ObservePatch(field);
     }
-    return finish(OutcomeName(decision.outcome), http::Response::Json(200, std::move(body)));
+    const char* result = OutcomeName(decision.outcome);
+    std::string body = EncodeAdmissionReview(ToAdmissionResponse(admission, std::move(decision)),
+                                             admission.version);
+    return finish(result, http::Response::Json(200, std::move(body)));
   } catch (const std::exception&) {
     // Like controller-runtime's RecoverPanic: answer, never take the process down. The exception
     // text is not echoed: it may quote the object.

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace seedhop::kube {
 
@@ -28,6 +29,9 @@ class JsonPatch {
   size_t size() const { return operations_.size(); }
   // The patch document: a JSON array of operation objects, in the order they were added.
   const nlohmann::json& ToJson() const { return operations_; }
+  // Moves the patch document out, leaving this patch empty: for callers done with the patch,
+  // which then need not copy every operation's value.
+  nlohmann::json Release() { return std::exchange(operations_, nlohmann::json::array()); }
 
  private:
   nlohmann::json operations_ = nlohmann::json::array();
