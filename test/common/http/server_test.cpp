@@ -217,7 +217,7 @@ std::string SendToPlainEcho(const std::string& requests) {
   return std::chrono::steady_clock::now() - start < 3s ? received : "timed out";
 }
 
-TEST(PlainHttp, PipelinedRequestsAreAnsweredInOrderUntilConnectionClose) {
+TEST(ServerPlainHttp, PipelinedRequestsAreAnsweredInOrderUntilConnectionClose) {
   std::string received = SendToPlainEcho(EchoRequest(0) + EchoRequest(1) +
                                          EchoRequest(2, "HTTP/1.1", "Connection: close\r\n"));
   size_t at = 0;
@@ -229,7 +229,7 @@ TEST(PlainHttp, PipelinedRequestsAreAnsweredInOrderUntilConnectionClose) {
   EXPECT_NE(received.find("connection: close\r\n"), std::string::npos);
 }
 
-TEST(PlainHttp, Http10IsClosedAfterTheAnswerUnlessItAsksForKeepAlive) {
+TEST(ServerPlainHttp, Http10IsClosedAfterTheAnswerUnlessItAsksForKeepAlive) {
   // The first asks to be kept open, the second does not.
   std::string received = SendToPlainEcho(EchoRequest(0, "HTTP/1.0", "Connection: keep-alive\r\n") +
                                          EchoRequest(1, "HTTP/1.0"));
