@@ -466,7 +466,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     BIO_set_data(bio, &transport_);
     SSL_set_bio(ssl_, bio, bio);
     // Idle connections then hold no OpenSSL record buffers (1,000 parked connections stay
-    // cheap); the allocation per request this costs is not measurable next to the crypto.
+    // cheap); the allocations per request this costs were not measurable (docs/webhook.md).
     SSL_set_mode(ssl_, SSL_MODE_RELEASE_BUFFERS);
     SSL_set_accept_state(ssl_);
     raw_ = std::make_unique_for_overwrite<char[]>(kRawBufferSize);

@@ -1,5 +1,6 @@
-// An HTTPS (or plain HTTP) server: HTTP/1.1 keep-alive, TLS 1.2+, routing on the path, limits with
-// defined answers, certificate hot reload and graceful shutdown. Beast stays behind this header.
+// An HTTPS (or plain HTTP) server: HTTP/1.1 keep-alive and pipelining, TLS 1.2+, routing on the
+// path, limits with defined answers, certificate hot reload and graceful shutdown. Beast stays
+// behind this header.
 #pragma once
 
 #include <chrono>
@@ -31,12 +32,14 @@ struct ServerOptions {
 
   size_t max_header_bytes = 16 * 1024;      // larger: 431
   size_t max_body_bytes = 7 * 1024 * 1024;  // larger: 413 (controller-runtime's 7 MiB)
-  std::chrono::milliseconds read_timeout{
-      10000};  // whole request incl. TLS handshake: slow-loris cut
+  // A whole request must arrive within this: counted from the connection (TLS handshake
+  // included) for the first request, from its first byte for later ones. Slow-loris cut.
+  std::chrono::milliseconds read_timeout{10000};
   std::chrono::milliseconds idle_timeout{90000};  // keep-alive connection with no request
   std::chrono::milliseconds write_timeout{10000};
   size_t max_connections = 4096;                    // beyond: accept and close at once
   std::chrono::milliseconds shutdown_grace{15000};  // in-flight requests finish within this
+  // I/O threads, each with its own event loop; connections are spread over them in turn.
   int threads = 2;
   // Handlers run on the I/O threads when false (fast, non-blocking handlers such as admission);
   // on a worker pool of `threads` when true (handlers that block, such as the emulator's).

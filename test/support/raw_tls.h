@@ -12,12 +12,16 @@
 
 namespace seedhop::testing {
 
+// Frees an OpenSSL client context; the deleter of SslContext.
+// REQUIRES: no connection made from the context is still in use.
 struct SslContextFree {
   void operator()(SSL_CTX* context) const { SSL_CTX_free(context); }
 };
+// An owned OpenSSL context, for RawTls::Connect.
 using SslContext = std::unique_ptr<SSL_CTX, SslContextFree>;
 
 // A client context that does not verify the server (the tests know whom they talk to).
+// Thread-safe to use for connections from several threads.
 SslContext UnverifiedClientContext();
 
 // One connection to 127.0.0.1:port. Reads and writes time out after 5 s.
