@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The default lab migration (3 members, Safe) at 100 and 1,000 writes/s: total time, longest write
+# stall during the etcd move, and p99 write latency during the move against its value before the
+# migration started, measured in the same run (the baseline). Targets (issue 6): 0 lost writes,
+# longest stall <= 500 ms, p99 during <= 2x p99 before. Prints medians over ROUNDS runs per rate;
+# a miss does not fail the script, a lost write does. A control per rate shows what co-location
+# alone costs: the p99 of a steady 5-member cluster on this machine (a 5-member lab's baseline
+# window, before its migration starts), against the 3-member baseline. During the move 4 to 6
+# members share the two cores, where a landscape gives each its own node.
+#   bench/lab/run.sh [BUILD_DIR] [ROUNDS] [RATES]      e.g. bench/lab/run.sh build/ci 3 "100 1000"
+# Without BUILD_DIR it builds and uses build/release (Release), as scripts/lab.sh does.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+build="${1:-}"
+rounds="${2:-1}"
+rates="${3:-100 1000}"
+
+if [[ -z "$build" ]]; then
+  # The optimised build scripts/lab.sh uses.
+  build="$root/build/release"
+  bash "$root/scripts/build.sh" "$build" -DCMAKE_BUILD_TYPE=Release --target seedhop-lab >/dev/null
+else
+  cmake --build "$build" --target seedhop-lab >/dev/null
+fi
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+median() { sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+
+lost_total=0
+stalls=""
+tails=""
+printf '%-7s %-6s %9s %9s %10s %10s %7s %6s  %s\n' rate rounds "total s" "stall ms" "p99 bef" \
+  "p99 dur" ratio lost verdict
+for rate in $rates; do
+  for round in $(seq "$rounds"); do
+    report="$work/rate-$rate-$round.json"
+    if ! "$build/test/lab/seedhop-lab" --rate "$rate" --json "$report" \
+      --work-dir "$work/lab-$rate-$round" >"$work/lab-$rate-$round.log" 2>&1; then
+      echo "rate $rate round $round: the lab run failed; its output:" >&2
+      tail -30 "$work/lab-$rate-$round.log" >&2
+      exit 1
+    fi
+    rm -rf "$work/lab-$rate-$round"
+  done
+  field() { for f in "$work"/rate-"$rate"-*.json; do jq -r "$1" "$f"; done | median; }
+  total=$(field .totalSeconds)
+  stall=$(field .longestStallMs)
+  before=$(field .p99BeforeMs)
+  during=$(field .p99DuringMs)
+  ratio=$(field '.p99DuringMs / .p99BeforeMs')
+  lost=$(for f in "$work"/rate-"$rate"-*.json; do jq -r .writesLost "$f"; done | awk '{s+=$1} END {print s}')
+  lost_total=$((lost_total + lost))
+  verdict=$(awk -v s="$stall" -v r="$ratio" -v l="$lost" 'BEGIN {
+    printf "%s, stall %s, p99 %s", (l == 0 ? "0 lost PASS" : "LOST WRITES"),
+      (s <= 500 ? "PASS" : "MISS"), (r <= 2 ? "PASS" : "MISS") }')
+  printf '%-7s %-6s %9.1f %9.0f %10.1f %10.1f %7.2f %6s  %s\n' "$rate" "$rounds" "$total" "$stall" \
+    "$before" "$during" "$ratio" "$lost" "$verdict"
+  stalls+="  $rate/s: $(for f in "$work"/rate-"$rate"-*.json; do
+    jq -r '"\(.longestStallMs | round) ms in \(.longestStallAt)"' "$f"; done | paste -sd ';' -)"$'\n'
+  # Where the tail comes from: the steps whose writes had the highest p99, median over rounds.
+  tails+="  $rate/s: $(jq -rs '[.[].steps[]] | group_by(.name)
+    | map({name: .[0].name, p99: (map(.p99WriteMs) | sort | .[length / 2 | floor])})
+    | sort_by(-.p99) | .[:4] | map("\(.name) \(.p99 * 10 | round / 10) ms") | join("; ")' \
+    "$work"/rate-"$rate"-*.json)"$'\n'
+done
+echo "control, co-location alone (1 round per rate): p99 of a steady 5-member cluster, no migration:"
+for rate in $rates; do
+  report="$work/control-$rate.json"
+  "$build/test/lab/seedhop-lab" --members 5 --rate "$rate" --json "$report" \
+    --work-dir "$work/control-$rate" >"$work/control-$rate.log" 2>&1 || true
+  if [[ -s "$report" ]] && [[ "$(jq -r .completed "$report")" == true ]]; then
+    three=$(for f in "$work"/rate-"$rate"-*.json; do jq -r .p99BeforeMs "$f"; done | median)
+    jq -r --arg rate "$rate" --arg three "$three" '"  \($rate)/s: 5 members \(.p99BeforeMs * 10
+      | round / 10) ms, 3 members \($three | tonumber * 10 | round / 10) ms: \(.p99BeforeMs
+      / ($three | tonumber) * 100 | round / 100)x"' "$report"
+  else
+    echo "  $rate/s: the control run failed: $(tail -3 "$work/control-$rate.log" | head -c 600)"
+  fi
+  rm -rf "$work/control-$rate"
+done
+echo "longest stall per round, and the step it began in:"
+printf '%s' "$stalls"
+echo "steps with the highest p99 write latency (median over rounds):"
+printf '%s' "$tails"
+((lost_total == 0))
