@@ -6,7 +6,8 @@
 # a miss does not fail the script, a lost write does. A control per rate shows what co-location
 # alone costs: the p99 of a steady 5-member cluster on this machine (a 5-member lab's baseline
 # window, before its migration starts), against the 3-member baseline. During the move 4 to 6
-# members share the two cores, where a landscape gives each its own node.
+# members share the two cores, where a landscape gives each its own node. "cpu bef/dur" is how busy
+# the whole machine was (all cores; 100% = none to spare) before the migration and during the move.
 #   bench/lab/run.sh [BUILD_DIR] [ROUNDS] [RATES]      e.g. bench/lab/run.sh build/ci 3 "100 1000"
 # Without BUILD_DIR it builds and uses build/release (Release), as scripts/lab.sh does.
 set -euo pipefail
@@ -30,8 +31,8 @@ median() { sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v
 lost_total=0
 stalls=""
 tails=""
-printf '%-7s %-6s %9s %9s %10s %10s %7s %6s  %s\n' rate rounds "total s" "stall ms" "p99 bef" \
-  "p99 dur" ratio lost verdict
+printf '%-7s %-6s %9s %9s %10s %10s %7s %6s %8s %8s  %s\n' rate rounds "total s" "stall ms" \
+  "p99 bef" "p99 dur" ratio lost "cpu bef" "cpu dur" verdict
 for rate in $rates; do
   for round in $(seq "$rounds"); do
     report="$work/rate-$rate-$round.json"
@@ -49,13 +50,15 @@ for rate in $rates; do
   before=$(field .p99BeforeMs)
   during=$(field .p99DuringMs)
   ratio=$(field '.p99DuringMs / .p99BeforeMs')
+  cpu_before=$(field .cpuBusyBeforePercent)
+  cpu_during=$(field .cpuBusyDuringPercent)
   lost=$(for f in "$work"/rate-"$rate"-*.json; do jq -r .writesLost "$f"; done | awk '{s+=$1} END {print s}')
   lost_total=$((lost_total + lost))
   verdict=$(awk -v s="$stall" -v r="$ratio" -v l="$lost" 'BEGIN {
     printf "%s, stall %s, p99 %s", (l == 0 ? "0 lost PASS" : "LOST WRITES"),
       (s <= 500 ? "PASS" : "MISS"), (r <= 2 ? "PASS" : "MISS") }')
-  printf '%-7s %-6s %9.1f %9.0f %10.1f %10.1f %7.2f %6s  %s\n' "$rate" "$rounds" "$total" "$stall" \
-    "$before" "$during" "$ratio" "$lost" "$verdict"
+  printf '%-7s %-6s %9.1f %9.0f %10.1f %10.1f %7.2f %6s %7.0f%% %7.0f%%  %s\n' "$rate" "$rounds" \
+    "$total" "$stall" "$before" "$during" "$ratio" "$lost" "$cpu_before" "$cpu_during" "$verdict"
   stalls+="  $rate/s: $(for f in "$work"/rate-"$rate"-*.json; do
     jq -r '"\(.longestStallMs | round) ms in \(.longestStallAt)"' "$f"; done | paste -sd ';' -)"$'\n'
   # Where the tail comes from: the steps whose writes had the highest p99, median over rounds.

@@ -538,9 +538,11 @@ LabReport Lab::Run() {
   }
   Say("source etcd healthy: " + std::to_string(options_.members) + " voters");
 
-  Writer writer([this] { return PodUrls(); }, &sampler, options_.write_rate, 5s);
+  Writer writer([this] { return PodUrls(); }, [&sampler] { return sampler.LeaderUrl(); },
+                options_.write_rate, 5s);
   writer.Start();
   auto writes_from = Clock::now();
+  const CpuTimes cpu_writes_from = ReadMachineCpu();
   std::this_thread::sleep_for(options_.baseline);
 
   auto created = garden().Create(migrator::LiveMigrations(kGardenNs), LiveMigration());
@@ -558,6 +560,7 @@ LabReport Lab::Run() {
   const int total = static_cast<int>(flow->size());
   const int no_return = migrator::PointOfNoReturn(*flow);
   auto migration_from = Clock::now();
+  const CpuTimes cpu_migration_from = ReadMachineCpu();
   Say("LiveMigration " + std::string(kGardenNs) + "/" + kShoot +
       " created: " + std::to_string(total) + " steps, strategy " + options_.strategy);
   for (int s = 0; s < kSeeds; ++s) {
@@ -570,6 +573,7 @@ LabReport Lab::Run() {
   int seen_done = 0;
   auto step_since = Clock::now();
   Clock::time_point move_from{}, move_to{};
+  std::optional<CpuTimes> cpu_move_from, cpu_move_to;
   std::vector<std::pair<Clock::time_point, int>> step_starts = {{Clock::now(), 0}};
   int killed_for_step = -1;
   bool link_cut = false;
@@ -600,10 +604,14 @@ LabReport Lab::Run() {
       step_since = now;
       step_starts.push_back({now, seen_done + 1});
       report.steps_completed_during_cut += link_cut;
-      if (seen_done + 1 == no_return)
+      if (seen_done + 1 == no_return) {
         move_from = now;
-      if (seen_done + 1 == total - 1)
+        cpu_move_from = ReadMachineCpu();
+      }
+      if (seen_done + 1 == total - 1) {
         move_to = now;
+        cpu_move_to = ReadMachineCpu();
+      }
     }
     if (source->phase == migrator::Phase::kDone && target->phase == migrator::Phase::kDone) {
       report.completed = true;
@@ -677,6 +685,7 @@ LabReport Lab::Run() {
       break;
   }
   auto migration_to = Clock::now();
+  const CpuTimes cpu_migration_to = ReadMachineCpu();
   if (link_cut) {
     link_->Heal();
     heal_at = migration_to;
@@ -714,6 +723,9 @@ LabReport Lab::Run() {
   report.slow_writes = writer.SlowWrites();
   report.p99_before_ms = LatencyPercentileMs(records, 99, writes_from, migration_from);
   report.p99_during_ms = LatencyPercentileMs(records, 99, move_from, move_to);
+  report.cpu_busy_before_percent = BusyPercent(cpu_writes_from, cpu_migration_from);
+  report.cpu_busy_during_percent = BusyPercent(cpu_move_from.value_or(cpu_migration_from),
+                                               cpu_move_to.value_or(cpu_migration_to));
   for (size_t i = 0; i < report.steps.size() && i + 1 < step_starts.size(); ++i) {
     report.steps[i].p99_write_ms =
         LatencyPercentileMs(records, 99, step_starts[i].first, step_starts[i + 1].first);
@@ -764,6 +776,8 @@ nlohmann::json LabReport::ToJson() const {
           {"slowWrites", slow_writes},
           {"p99BeforeMs", p99_before_ms},
           {"p99DuringMs", p99_during_ms},
+          {"cpuBusyBeforePercent", cpu_busy_before_percent},
+          {"cpuBusyDuringPercent", cpu_busy_during_percent},
           {"minFailureTolerance", min_failure_tolerance},
           {"samples", samples},
           {"samplesBelowOne", samples_below_one},
@@ -787,22 +801,24 @@ std::string LabReport::Summary() const {
       slowest_name = s.name;
     }
   }
-  std::snprintf(buffer, sizeof buffer,
-                "%s\n"
-                "  total time           %.1f s (%zu steps; slowest %.1f s: %s)\n"
-                "  writes acknowledged  %lld of %lld\n"
-                "  writes lost          %lld (%lld could not be read back)\n"
-                "  longest write stall  %.0f ms, from %.1f s (%s)\n"
-                "  p99 write latency    %.1f ms before, %.1f ms during the move\n"
-                "  min failure tolerance %d, at %.1f s (%s); below 1 in %lld of %lld samples\n",
-                completed ? "MIGRATION COMPLETE" : ("MIGRATION FAILED: " + failure).c_str(),
-                total_seconds, steps.size(), slowest, slowest_name.c_str(),
-                static_cast<long long>(writes_acknowledged),
-                static_cast<long long>(writes_attempted), static_cast<long long>(writes_lost),
-                static_cast<long long>(writes_unverified), longest_stall_ms,
-                longest_stall_at_seconds, longest_stall_at.c_str(), p99_before_ms, p99_during_ms,
-                min_failure_tolerance, min_tolerance_at_seconds, min_tolerance_at.c_str(),
-                static_cast<long long>(samples_below_one), static_cast<long long>(samples));
+  std::snprintf(
+      buffer, sizeof buffer,
+      "%s\n"
+      "  total time           %.1f s (%zu steps; slowest %.1f s: %s)\n"
+      "  writes acknowledged  %lld of %lld\n"
+      "  writes lost          %lld (%lld could not be read back)\n"
+      "  longest write stall  %.0f ms, from %.1f s (%s)\n"
+      "  p99 write latency    %.1f ms before, %.1f ms during the move\n"
+      "  machine CPU busy     %.0f%% before, %.0f%% during the move (of %u cores)\n"
+      "  min failure tolerance %d, at %.1f s (%s); below 1 in %lld of %lld samples\n",
+      completed ? "MIGRATION COMPLETE" : ("MIGRATION FAILED: " + failure).c_str(), total_seconds,
+      steps.size(), slowest, slowest_name.c_str(), static_cast<long long>(writes_acknowledged),
+      static_cast<long long>(writes_attempted), static_cast<long long>(writes_lost),
+      static_cast<long long>(writes_unverified), longest_stall_ms, longest_stall_at_seconds,
+      longest_stall_at.c_str(), p99_before_ms, p99_during_ms, cpu_busy_before_percent,
+      cpu_busy_during_percent, std::thread::hardware_concurrency(), min_failure_tolerance,
+      min_tolerance_at_seconds, min_tolerance_at.c_str(), static_cast<long long>(samples_below_one),
+      static_cast<long long>(samples));
   std::string out = buffer;
   if (migrator_kills > 0 || member_kills > 0 || link_cuts > 0) {
     out += "  faults injected      " + std::to_string(migrator_kills) + " migrator kills, " +

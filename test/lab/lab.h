@@ -63,8 +63,12 @@ struct LabReport {
   std::string longest_stall_at;          // the step in progress when it began
   std::vector<std::string> slow_writes;  // the first few writes slower than 500 ms, and why
   double longest_stall_at_seconds = 0;
-  double p99_before_ms = 0;       // write latency before the migration started
-  double p99_during_ms = 0;       // during the etcd move
+  double p99_before_ms = 0;  // write latency before the migration started
+  double p99_during_ms = 0;  // during the etcd move
+  // Share of the machine's CPU time spent busy (BusyPercent) in the same two windows: a p99
+  // that grows while the machine has no CPU to spare is co-location, not the migration.
+  double cpu_busy_before_percent = 0;
+  double cpu_busy_during_percent = 0;
   int min_failure_tolerance = 0;  // lowest sampled during the move
   int64_t samples = 0;            // cluster samples taken during the move
   int64_t samples_below_one = 0;  // ... that showed failure tolerance below 1

@@ -1,7 +1,10 @@
 #include "test/lab/traffic.h"
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 
+#include "common/io/file.h"
 #include "migrator/safety.h"
 
 namespace seedhop::lab {
@@ -149,9 +152,9 @@ Sample Sampler::Take() {
   return sample;
 }
 
-Writer::Writer(PodDirectory pods, const Sampler* sampler, int rate,
+Writer::Writer(PodDirectory pods, LeaderDirectory leader, int rate,
                std::chrono::milliseconds give_up)
-    : pods_(std::move(pods)), sampler_(sampler), rate_(rate), give_up_(give_up) {}
+    : pods_(std::move(pods)), leader_(std::move(leader)), rate_(rate), give_up_(give_up) {}
 
 Writer::~Writer() {
   Stop();
@@ -165,17 +168,24 @@ bool Writer::WriteOne(Clients& clients, WriteRecord& record) {
   auto Ms = [](Clock::duration d) {
     return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
   };
+  std::string failed;  // the member the last attempt failed on
   while (Clock::now() < deadline && !stop_) {
-    std::string url = sampler_ ? sampler_->LeaderUrl() : "";
-    if (url.empty() || record.attempts > 0) {
-      // No leader known, or the leader failed us: try the pods in turn.
+    // A leader that failed us is usually handing over (a transfer drops proposals for a moment)
+    // and the sampler names its successor within 50 ms; the next pod in turn may be one that
+    // restarted and replays its log, where a write waits for the client's timeout.
+    std::string url = leader_ ? leader_() : "";
+    if (url.empty() || url == failed) {
       std::map<int, std::string> pods = pods_();
       if (pods.empty()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
         continue;
       }
+      // Each write starts its round at a pod of its own, so that writers that lost the same
+      // leader do not all wait on the same pod.
       auto it = pods.begin();
-      std::advance(it, record.attempts % pods.size());
+      std::advance(it, static_cast<size_t>(record.key + record.attempts) % pods.size());
+      if (it->second == failed && pods.size() > 1 && ++it == pods.end())
+        it = pods.begin();
       url = it->second;
     }
     ++record.attempts;
@@ -195,6 +205,7 @@ bool Writer::WriteOne(Clients& clients, WriteRecord& record) {
       record.latency = std::chrono::duration_cast<std::chrono::microseconds>(now - record.started);
       break;
     }
+    failed = url;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   if (Clock::now() - record.started >= kSlowWrite) {
@@ -230,7 +241,7 @@ void Writer::WriteLoop(int worker, int workers) {
 }
 
 void Writer::Start() {
-  const int workers = std::clamp(rate_ / 100, 1, 16);
+  const int workers = std::clamp(rate_ / 100, kMinWriters, 16);
   for (int worker = 0; worker < workers; ++worker)
     threads_.emplace_back([this, worker, workers] { WriteLoop(worker, workers); });
 }
@@ -330,6 +341,43 @@ Stall LongestStall(const std::vector<WriteRecord>& records, Clock::time_point fr
     previous = done;
   }
   return longest;
+}
+
+Result<CpuTimes> ParseProcStat(std::string_view text) {
+  // "cpu  user nice system idle iowait irq softirq steal guest guest_nice"; guest time is already
+  // in user (proc(5)), so the first eight numbers are all of it.
+  constexpr std::string_view kPrefix = "cpu ";
+  if (!text.starts_with(kPrefix))
+    return Error(ErrorCode::kInvalid, "/proc/stat: no aggregate cpu line first");
+  std::string_view rest = text.substr(kPrefix.size(), text.find('\n') - kPrefix.size());
+  std::array<uint64_t, 8> fields{};
+  for (uint64_t& field : fields) {
+    rest.remove_prefix(std::min(rest.find_first_not_of(' '), rest.size()));
+    auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), field);
+    if (ec != std::errc())
+      return Error(ErrorCode::kInvalid, "/proc/stat: the cpu line has fewer than 8 numbers");
+    rest.remove_prefix(static_cast<size_t>(end - rest.data()));
+  }
+  const auto [user, nice, system, idle, iowait, irq, softirq, steal] = fields;
+  CpuTimes times;
+  times.busy = user + nice + system + irq + softirq + steal;
+  times.total = times.busy + idle + iowait;
+  return times;
+}
+
+CpuTimes ReadMachineCpu() {
+  auto text = ReadFile("/proc/stat");
+  if (!text.ok())
+    return {};
+  auto times = ParseProcStat(*text);
+  return times.ok() ? *times : CpuTimes{};
+}
+
+double BusyPercent(const CpuTimes& from, const CpuTimes& to) {
+  if (to.total <= from.total || to.busy < from.busy)
+    return 0;
+  return 100.0 * static_cast<double>(to.busy - from.busy) /
+         static_cast<double>(to.total - from.total);
 }
 
 }  // namespace seedhop::lab

@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -75,6 +76,11 @@ struct WriteRecord {
   int attempts = 0;
 };
 
+// Writers even at low rates: with one, a write waiting on a member that cannot answer (a pod
+// restarting and replaying its log, one going away) stops all writing, a stall of the lab's
+// client that kube-apiserver, with its many concurrent requests, does not have.
+inline constexpr int kMinWriters = 4;
+
 // Writes slower than this are kept with what each attempt met (Writer::SlowWrites).
 inline constexpr std::chrono::milliseconds kSlowWrite{500};
 
@@ -86,15 +92,19 @@ struct VerifyResult {
   std::vector<std::string> lost_keys;  // the first few
 };
 
+// The client URL of the member that leads now ("" when unknown), e.g. Sampler::LeaderUrl.
+using LeaderDirectory = std::function<std::string()>;
+
 // Writes keys "/seedhop-lab/<n>" = "value-<n>" at `rate` per second until Stop(), from one
-// thread per 100 writes/s (at most 16), each at its share of the rate, so that one slow write
-// does not hold the others back, as kube-apiserver's many clients do not wait for each other.
-// Each write goes to the leader the sampler reports (any pod when none is known) and is retried
-// on another pod until it is acknowledged or `give_up` passes (then it counts as failed, not
-// lost: it was never acknowledged).
+// thread per 100 writes/s (at least kMinWriters, at most 16), each at its share of the rate, so
+// that one slow write does not hold the others back, as kube-apiserver's many clients do not
+// wait for each other. Each write goes to the member `leader` names (any pod when it names none;
+// `leader` may be empty) and is retried until it is acknowledged or `give_up` passes (then it
+// counts as failed, not lost: it was never acknowledged): on the leader named then, when that is
+// not the member that just failed, else on the pods in turn, from one that depends on the key.
 class Writer {
  public:
-  Writer(PodDirectory pods, const Sampler* sampler, int rate, std::chrono::milliseconds give_up);
+  Writer(PodDirectory pods, LeaderDirectory leader, int rate, std::chrono::milliseconds give_up);
   ~Writer();
   void Start();
   void Stop();
@@ -111,7 +121,7 @@ class Writer {
   bool WriteOne(Clients& clients, WriteRecord& record);
 
   const PodDirectory pods_;
-  const Sampler* sampler_;
+  const LeaderDirectory leader_;
   const int rate_;
   const std::chrono::milliseconds give_up_;
   mutable std::mutex mutex_;
@@ -135,5 +145,24 @@ struct Stall {
 Stall LongestStall(const std::vector<WriteRecord>& records,
                    std::chrono::steady_clock::time_point from,
                    std::chrono::steady_clock::time_point to);
+
+// The machine's CPU time since boot, over all CPUs, in USER_HZ ticks: busy is user, nice,
+// system, irq, softirq and steal (time the lab could not use), total adds idle and iowait.
+struct CpuTimes {
+  uint64_t busy = 0;
+  uint64_t total = 0;
+};
+
+// Reads the aggregate "cpu" line of /proc/stat's text (proc(5)). Error when it is missing or has
+// fewer than the eight fields up to steal.
+Result<CpuTimes> ParseProcStat(std::string_view text);
+
+// The machine's CPU times now; zero when /proc/stat cannot be read.
+CpuTimes ReadMachineCpu();
+
+// The share of all CPUs' time spent busy between two readings, 0 to 100 (100: every core busy
+// throughout); 0 when no time passed between them. Whether the machine had CPU to spare, since
+// the lab's etcd members share it where a landscape gives each its own node.
+double BusyPercent(const CpuTimes& from, const CpuTimes& to);
 
 }  // namespace seedhop::lab

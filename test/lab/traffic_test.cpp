@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <thread>
 
 #include "test/support/etcd_cluster.h"
@@ -64,37 +66,56 @@ TEST(LatencyPercentile, TakesOnlyAcknowledgedWritesStartedInTheWindow) {
   EXPECT_DOUBLE_EQ(LatencyPercentileMs({}, 99, from, to), 0);
 }
 
+// A loopback port that accepts connections and never answers, as a member going away or still
+// replaying its log can: listening, but nobody accepts, so a request waits for the client's 2 s
+// timeout. Closed when the object goes.
+class SilentMember {
+ public:
+  SilentMember() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&address), length) == 0 && ::listen(fd_, 16) == 0 &&
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+      url_ = "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+    }
+  }
+  ~SilentMember() { ::close(fd_); }
+  // "" when the socket could not be set up.
+  const std::string& url() const { return url_; }
+
+ private:
+  int fd_ = -1;
+  std::string url_;
+};
+
 TEST(Writer, ASlowWriteIsKeptWithWhatEachAttemptMet) {
   auto cluster = testing::EtcdCluster::Start({.members = 1});
   ASSERT_TRUE(cluster.ok()) << cluster.error().message();
-  // A member that accepts connections and never answers, as one going away can: listening, but
-  // nobody accepts, so a request waits for the client's 2 s timeout.
-  int silent = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  ASSERT_EQ(::bind(silent, reinterpret_cast<sockaddr*>(&address), length), 0);
-  ASSERT_EQ(::listen(silent, 16), 0);
-  ASSERT_EQ(::getsockname(silent, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  const std::string silent_url = "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  SilentMember silent;
+  ASSERT_FALSE(silent.url().empty());
+  const std::string silent_url = silent.url();
   const std::string live_url = (*cluster)->ClientUrl(0);
 
-  // No sampler, so every write tries the pods in ordinal order: the silent one first.
+  // No leader known, so every write tries the pods in turn.
   Writer writer(
       [&] {
         return std::map<int, std::string>{{0, silent_url}, {1, live_url}};
       },
-      nullptr, 5, std::chrono::milliseconds(5000));
+      LeaderDirectory(), 5, std::chrono::milliseconds(5000));
   writer.Start();
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   writer.Stop();
-  ::close(silent);
 
+  // Key 0 starts its round of the pods at ordinal 0, the silent one.
   std::vector<WriteRecord> records = writer.Records();
-  ASSERT_FALSE(records.empty());
-  EXPECT_TRUE(records[0].acknowledged);
-  EXPECT_EQ(records[0].attempts, 2);
+  auto first_write =
+      std::find_if(records.begin(), records.end(), [](const WriteRecord& r) { return r.key == 0; });
+  ASSERT_NE(first_write, records.end());
+  EXPECT_TRUE(first_write->acknowledged);
+  EXPECT_EQ(first_write->attempts, 2);
   std::vector<std::string> slow = writer.SlowWrites();
   ASSERT_FALSE(slow.empty());
   const std::string& first = slow[0];
@@ -103,6 +124,69 @@ TEST(Writer, ASlowWriteIsKeptWithWhatEachAttemptMet) {
   EXPECT_NE(first.find("; " + live_url + " "), std::string::npos) << first;
   EXPECT_TRUE(first.ends_with(" ms: ok")) << first;
   EXPECT_EQ(writer.Verify().lost, 0);
+}
+
+TEST(Writer, RetriesOnTheLeaderNamedNowNotOnTheNextPod) {
+  auto cluster = testing::EtcdCluster::Start({.members = 1});
+  ASSERT_TRUE(cluster.ok()) << cluster.error().message();
+  SilentMember silent;
+  ASSERT_FALSE(silent.url().empty());
+  // A leader that refuses the first write (its port closed, as a member that just stopped), then
+  // the new leader named. The pod the write's round of the pods would try next is the silent one.
+  const std::string gone_url = "http://127.0.0.1:1";
+  const std::string live_url = (*cluster)->ClientUrl(0);
+  std::atomic<int> asked{0};
+  Writer writer(
+      [&] {
+        return std::map<int, std::string>{{0, gone_url}, {1, silent.url()}, {2, live_url}};
+      },
+      [&] { return asked++ == 0 ? gone_url : live_url; }, 1, std::chrono::milliseconds(5000));
+  writer.Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  writer.Stop();
+
+  std::vector<WriteRecord> records = writer.Records();
+  ASSERT_FALSE(records.empty());
+  EXPECT_TRUE(records[0].acknowledged);
+  EXPECT_EQ(records[0].attempts, 2);
+  // The silent pod would have held it for its 2 s timeout.
+  EXPECT_LT(records[0].latency, std::chrono::milliseconds(1500));
+  EXPECT_TRUE(writer.SlowWrites().empty());
+  EXPECT_EQ(writer.Verify().lost, 0);
+}
+
+TEST(ProcStat, ReadsTheAggregateLine) {
+  // user nice system idle iowait irq softirq steal guest guest_nice
+  auto times =
+      ParseProcStat("cpu  100 2 30 500 7 1 4 6 50 0\ncpu0 50 1 15 250 3 0 2 3 25 0\nintr 1 2 3\n");
+  ASSERT_TRUE(times.ok()) << times.error().message();
+  EXPECT_EQ(times->busy, 100u + 2 + 30 + 1 + 4 + 6);  // guest is inside user already
+  EXPECT_EQ(times->total, times->busy + 500 + 7);
+}
+
+TEST(ProcStat, RefusesWhatIsNotTheAggregateLine) {
+  EXPECT_FALSE(ParseProcStat("").ok());
+  EXPECT_FALSE(ParseProcStat("cpu0 1 2 3 4 5 6 7 8\n").ok());
+  EXPECT_FALSE(ParseProcStat("cpu  1 2 3 4 5 6 7\ncpu0 1 2 3 4 5 6 7 8\n").ok());
+  EXPECT_FALSE(ParseProcStat("cpu  1 2 x 4 5 6 7 8\n").ok());
+}
+
+TEST(ProcStat, BusyPercentIsTheBusyShareOfTheTimeBetweenReadings) {
+  EXPECT_DOUBLE_EQ(BusyPercent({100, 400}, {250, 600}), 75);
+  EXPECT_DOUBLE_EQ(BusyPercent({100, 400}, {100, 400}), 0);  // no time passed
+  EXPECT_DOUBLE_EQ(BusyPercent({100, 400}, {90, 500}), 0);   // not a later reading
+}
+
+TEST(ProcStat, TheMachineReadingCountsASpinningThread) {
+  const CpuTimes from = ReadMachineCpu();
+  ASSERT_GT(from.total, 0u);
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+  volatile uint64_t spins = 0;
+  while (std::chrono::steady_clock::now() < until)
+    spins = spins + 1;
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  // This thread alone keeps one core of `cores` busy; other load only adds to it.
+  EXPECT_GT(BusyPercent(from, ReadMachineCpu()), 50.0 / cores);
 }
 
 }  // namespace
