@@ -1,6 +1,7 @@
 #include "webhook/json_prune.h"
 
 #include <array>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -12,6 +13,9 @@ namespace seedhop::webhook {
 namespace {
 
 using nlohmann::json;
+
+// Builds a value and everything in it.
+constexpr JsonFilter kWholeValue{"", true, {}};
 
 // Bytes a JSON string may hold as they are: printable ASCII other than '"' and '\\'.
 constexpr std::array<bool, 256> kPlainStringByte = [] {
@@ -75,50 +79,22 @@ class Scanner {
   bool Value(const JsonFilter* filter, json* out) {
     if (p_ == end_)
       return Fail(JsonPruneError::kSyntax);
-    if (out != nullptr && !filter->whole && *p_ == '{')
-      return Object(filter, out);
-    const char* start = p_;
-    bool escaped = false;
     switch (*p_) {
       case '{':
-        if (!Object(nullptr, nullptr))
-          return false;
-        break;
+        return Object(filter, out);
       case '[':
-        if (!Array())
-          return false;
-        break;
+        return Array(out);
       case '"':
-        if (!String(&escaped))
-          return false;
-        break;
+        return StringValue(out);
       case 't':
-        if (!Literal("true"))
-          return false;
-        break;
+        return Literal("true", out, true);
       case 'f':
-        if (!Literal("false"))
-          return false;
-        break;
+        return Literal("false", out, false);
       case 'n':
-        if (!Literal("null"))
-          return false;
-        break;
+        return Literal("null", out, nullptr);
       default:
-        if (!Number())
-          return false;
-        break;
+        return Number(out);
     }
-    if (out == nullptr)
-      return true;
-    std::string_view text(start, static_cast<size_t>(p_ - start));
-    if (*start == '"' && !escaped) {
-      *out = std::string(text.substr(1, text.size() - 2));
-    } else {
-      // Only the few selected values get here; nlohmann builds them with its own number rules.
-      *out = json::parse(text);
-    }
-    return true;
   }
 
   // Enters the object or array at p_, ended by `close`. Sets *more when it is not empty.
@@ -153,7 +129,8 @@ class Scanner {
     return true;
   }
 
-  // With `filter` and `out`, builds the members `filter` names into `out`; otherwise validates.
+  // With `out`, builds the members `filter` selects (all of them when it is `whole`) into `out`;
+  // otherwise validates.
   bool Object(const JsonFilter* filter, json* out) {
     if (out != nullptr)
       *out = json::object();
@@ -167,10 +144,16 @@ class Scanner {
         return Fail(JsonPruneError::kSyntax);
       if (!String(&escaped))
         return false;
+      std::string_view quoted(key_start, static_cast<size_t>(p_ - key_start));
       const JsonFilter* member = nullptr;
-      if (out != nullptr) {
-        member = Find(*filter, std::string_view(key_start, static_cast<size_t>(p_ - key_start)),
-                      escaped);
+      json* slot = nullptr;
+      if (out != nullptr && filter->whole) {
+        member = filter;
+        slot = &(*out)[Unquote(quoted, escaped)];
+      } else if (out != nullptr) {
+        member = Find(*filter, quoted, escaped);
+        if (member != nullptr)
+          slot = &(*out)[std::string(member->name)];
       }
       SkipWhitespace();
       if (!At(':'))
@@ -179,10 +162,8 @@ class Scanner {
       SkipWhitespace();
       // operator[] on a repeated name returns the earlier value, which Value overwrites: the
       // last one wins.
-      if (!Value(member, member ? &(*out)[std::string(member->name)] : nullptr) ||
-          !Next('}', &more)) {
+      if (!Value(member, slot) || !Next('}', &more))
         return false;
-      }
     }
     return true;
   }
@@ -192,7 +173,7 @@ class Scanner {
     std::string decoded;
     std::string_view key = quoted.substr(1, quoted.size() - 2);
     if (escaped) {
-      decoded = json::parse(quoted).get<std::string>();
+      decoded = Unquote(quoted, true);
       key = decoded;
     }
     for (const JsonFilter& member : filter.members) {
@@ -200,6 +181,109 @@ class Scanner {
         return &member;
     }
     return nullptr;
+  }
+
+  // With `out`, builds the array whole; otherwise validates it.
+  bool Array(json* out) {
+    if (out != nullptr)
+      *out = json::array();
+    bool more;
+    if (!Open(']', &more))
+      return false;
+    while (more) {
+      json* element = out != nullptr ? &out->emplace_back() : nullptr;
+      if (!Value(&kWholeValue, element) || !Next(']', &more))
+        return false;
+    }
+    return true;
+  }
+
+  bool Literal(std::string_view word, json* out, json value) {
+    if (static_cast<size_t>(end_ - p_) < word.size() || std::string_view(p_, word.size()) != word) {
+      return Fail(JsonPruneError::kSyntax);
+    }
+    p_ += word.size();
+    if (out != nullptr)
+      *out = std::move(value);
+    return true;
+  }
+
+  bool StringValue(json* out) {
+    const char* start = p_;
+    bool escaped = false;
+    if (!String(&escaped))
+      return false;
+    if (out != nullptr)
+      *out = Unquote(std::string_view(start, static_cast<size_t>(p_ - start)), escaped);
+    return true;
+  }
+
+  // The content of the valid string literal `quoted`, escapes decoded as nlohmann's lexer does.
+  static std::string Unquote(std::string_view quoted, bool escaped) {
+    std::string_view text = quoted.substr(1, quoted.size() - 2);
+    if (!escaped)
+      return std::string(text);
+    std::string out;
+    out.reserve(text.size());
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (text[i] != '\\') {
+        out += text[i];
+        continue;
+      }
+      char c = text[++i];
+      switch (c) {
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'u': {
+          auto code = static_cast<uint32_t>(HexValue(text.data() + i + 1));
+          i += 4;
+          if (code >= 0xD800 && code <= 0xDBFF) {
+            // String() checked that an escaped low surrogate follows.
+            auto low = static_cast<uint32_t>(HexValue(text.data() + i + 3));
+            i += 6;
+            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+          }
+          AppendUtf8(code, out);
+          break;
+        }
+        default:  // '"', '\\', '/'
+          out += c;
+          break;
+      }
+    }
+    return out;
+  }
+
+  static void AppendUtf8(uint32_t code, std::string& out) {
+    auto byte = [&out](uint32_t value) { out += static_cast<char>(value); };
+    if (code < 0x80) {
+      byte(code);
+    } else if (code < 0x800) {
+      byte(0xC0 | (code >> 6));
+      byte(0x80 | (code & 0x3F));
+    } else if (code < 0x10000) {
+      byte(0xE0 | (code >> 12));
+      byte(0x80 | ((code >> 6) & 0x3F));
+      byte(0x80 | (code & 0x3F));
+    } else {
+      byte(0xF0 | (code >> 18));
+      byte(0x80 | ((code >> 12) & 0x3F));
+      byte(0x80 | ((code >> 6) & 0x3F));
+      byte(0x80 | (code & 0x3F));
+    }
   }
 
   bool Array() {
@@ -210,14 +294,6 @@ class Scanner {
       if (!Value(nullptr, nullptr) || !Next(']', &more))
         return false;
     }
-    return true;
-  }
-
-  bool Literal(std::string_view word) {
-    if (static_cast<size_t>(end_ - p_) < word.size() || std::string_view(p_, word.size()) != word) {
-      return Fail(JsonPruneError::kSyntax);
-    }
-    p_ += word.size();
     return true;
   }
 
@@ -306,9 +382,16 @@ class Scanner {
   int Hex4() {
     if (end_ - p_ < 4)
       return -1;
+    int value = HexValue(p_);
+    p_ += 4;
+    return value;
+  }
+
+  // The value of the four hex digits at `p`; -1 when they are not.
+  static int HexValue(const char* p) {
     int value = 0;
-    for (int i = 0; i < 4; ++i, ++p_) {
-      char c = *p_;
+    for (int i = 0; i < 4; ++i) {
+      char c = p[i];
       int digit;
       if (c >= '0' && c <= '9') {
         digit = c - '0';
@@ -355,9 +438,12 @@ class Scanner {
     return ok;
   }
 
-  bool Number() {
+  // With `out`, builds the number as nlohmann's lexer does: without sign or fraction an unsigned
+  // integer, with a sign a signed one, a double when it has a fraction or exponent or fits neither.
+  bool Number(json* out) {
     const char* start = p_;
-    if (At('-'))
+    bool negative = At('-');
+    if (negative)
       ++p_;
     if (At('0')) {
       ++p_;
@@ -367,6 +453,7 @@ class Scanner {
     } else {
       return Fail(JsonPruneError::kSyntax);
     }
+    const char* digits_end = p_;
     bool integer = true;
     if (At('.')) {
       integer = false;
@@ -386,15 +473,45 @@ class Scanner {
       while (AtDigit())
         ++p_;
     }
-    size_t digits = static_cast<size_t>(p_ - start) - (*start == '-' ? 1 : 0);
-    if (integer && digits <= 18)
-      return true;  // fits int64_t
-    // nlohmann reads what fits neither int64_t nor uint64_t with strtod, and refuses infinity.
+    const char* digits_start = start + (negative ? 1 : 0);
+    if (integer && digits_end - digits_start <= 18) {  // fits int64_t
+      if (out != nullptr) {
+        int64_t value = 0;
+        for (const char* d = digits_start; d != digits_end; ++d)
+          value = value * 10 + (*d - '0');
+        if (negative) {
+          *out = static_cast<json::number_integer_t>(-value);
+        } else {
+          *out = static_cast<json::number_unsigned_t>(value);
+        }
+      }
+      return true;
+    }
     std::string token(start, p_);
-    if (!std::isfinite(std::strtod(token.c_str(), nullptr))) {
+    if (integer && out != nullptr) {
+      errno = 0;
+      if (negative) {
+        long long value = std::strtoll(token.c_str(), nullptr, 10);
+        if (errno == 0) {
+          *out = static_cast<json::number_integer_t>(value);
+          return true;
+        }
+      } else {
+        unsigned long long value = std::strtoull(token.c_str(), nullptr, 10);
+        if (errno == 0) {
+          *out = static_cast<json::number_unsigned_t>(value);
+          return true;
+        }
+      }
+    }
+    // nlohmann reads what fits neither int64_t nor uint64_t with strtod, and refuses infinity.
+    double value = std::strtod(token.c_str(), nullptr);
+    if (!std::isfinite(value)) {
       p_ = start;
       return Fail(JsonPruneError::kNumberOutOfRange);
     }
+    if (out != nullptr)
+      *out = value;
     return true;
   }
 
