@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -74,13 +75,41 @@ inline constexpr JsonFilter kWholeObject{"object", true, {}};
 // request has none (CREATE with generateName); "" when neither is set.
 std::string ObjectName(const AdmissionRequest& request);
 
+// Appends `value` to `out` as a JSON string, exactly as nlohmann::json::dump writes it (and, like
+// it, throws nlohmann::json::type_error on invalid UTF-8).
+void AppendJsonString(std::string& out, std::string_view value);
+
+// A JSON Patch (RFC 6902) written as text while it is built, in the bytes nlohmann::json::dump
+// writes for the same operations: the answer carries only the text, and building json values to
+// dump them cost more than the decision itself (docs/webhook.md, "Performance").
+class PatchText {
+ public:
+  // Appends an operation; `path` is a JSON pointer, `value` the JSON text dump() writes for it.
+  void Add(std::string_view path, std::string_view value);
+  void Replace(std::string_view path, std::string_view value);
+  void Remove(std::string_view path);
+
+  bool empty() const { return size_ == 0; }
+  size_t size() const { return size_; }
+  // The JSON array of the operations in the order they were added; "[]" when there are none.
+  const std::string& text() const { return text_; }
+  // Moves the text out, leaving this patch empty.
+  std::string Release();
+
+ private:
+  void Append(std::string_view op, std::string_view path, std::optional<std::string_view> value);
+
+  std::string text_ = "[]";
+  size_t size_ = 0;
+};
+
 // The answer to one request. Build it with Allowed(), Denied() or Patched().
 struct AdmissionResponse {
   std::string uid;
   bool allowed = true;
-  int status_code = 0;                             // sent (with status_message) only when !allowed
-  std::string status_message;                      // never carries secret values
-  nlohmann::json patch = nlohmann::json::array();  // RFC 6902 operations; sent only when non-empty
+  int status_code = 0;         // sent (with status_message) only when !allowed
+  std::string status_message;  // never carries secret values
+  std::string patch = "[]";    // the JSON array of RFC 6902 operations; sent only when non-empty
   std::vector<std::string> warnings;
 };
 
@@ -88,8 +117,9 @@ struct AdmissionResponse {
 AdmissionResponse Allowed(const AdmissionRequest& request);
 // Refuses `request` with HTTP-style `code` (e.g. 400, 403) and `message` shown to the client.
 AdmissionResponse Denied(const AdmissionRequest& request, int code, std::string message);
-// Allows `request` with the JSON Patch `operations` (an array; may be empty).
-AdmissionResponse Patched(const AdmissionRequest& request, nlohmann::json operations);
+// Allows `request` with the JSON Patch `operations` (the text of an array, as PatchText or
+// json::dump writes it; may be "[]").
+AdmissionResponse Patched(const AdmissionRequest& request, std::string operations);
 
 // Encodes `response` as an AdmissionReview of `version`: uid echoed, `patch` base64-encoded with
 // patchType "JSONPatch" only when non-empty, status only when denied, warnings when present.

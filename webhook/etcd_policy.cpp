@@ -6,6 +6,8 @@
 #include <set>
 #include <utility>
 
+#include "common/kube/json_patch.h"
+
 namespace seedhop::webhook {
 
 namespace {
@@ -55,12 +57,22 @@ Result<std::optional<int64_t>> OptionalInt(const json& object, const char* key,
   return std::optional<int64_t>(value);
 }
 
-json AliasJson(const HostAlias& alias) {
-  return {{"ip", alias.ip}, {"hostnames", alias.hostnames}};
+// The JSON text of `alias` as a hostAliases entry, as json::dump writes it.
+std::string AliasText(const HostAlias& alias) {
+  std::string out = R"({"hostnames":[)";
+  for (size_t i = 0; i < alias.hostnames.size(); ++i) {
+    if (i > 0)
+      out += ',';
+    AppendJsonString(out, alias.hostnames[i]);
+  }
+  out += R"(],"ip":)";
+  AppendJsonString(out, alias.ip);
+  out += '}';
+  return out;
 }
 
-// True when `entry` equals AliasJson(alias): exactly the members ip and hostnames, with the same
-// values in the same order.
+// True when `entry` is the entry AliasText(alias) writes: exactly the members ip and hostnames,
+// with the same values in the same order.
 bool IsAlias(const json& entry, const HostAlias& alias) {
   if (entry.size() != 2)
     return false;
@@ -79,11 +91,18 @@ bool IsAlias(const json& entry, const HostAlias& alias) {
   return true;
 }
 
-// Wraps `value` in one object per token of tokens[from..]: {t[from]: {t[from+1]: ... value}}.
-json Nest(const std::vector<std::string>& tokens, size_t from, json value) {
-  for (size_t i = tokens.size(); i-- > from;)
-    value = json{{tokens[i], std::move(value)}};
-  return value;
+// Wraps the JSON text `value` in one object per token of tokens[from..]:
+// {t[from]: {t[from+1]: ... value}}.
+std::string Nest(const std::vector<std::string>& tokens, size_t from, std::string_view value) {
+  std::string out;
+  for (size_t i = from; i < tokens.size(); ++i) {
+    out += '{';
+    AppendJsonString(out, tokens[i]);
+    out += ':';
+  }
+  out += value;
+  out.append(tokens.size() - from, '}');
+  return out;
 }
 
 std::string Pointer(const std::vector<std::string>& tokens, size_t count) {
@@ -100,7 +119,7 @@ std::string Pointer(const std::vector<std::string>& tokens, size_t count) {
 bool ReconcileAliases(const json& current,
                       const std::vector<std::pair<int32_t, HostAlias>>& desired,
                       const plan::EtcdPlan& plan, const std::string& list_pointer,
-                      kube::JsonPatch& patch) {
+                      PatchText& patch) {
   // Entries are compared where they stand, against the plan's aliases: this runs on every
   // admission request, and building a json value per wanted and per existing entry cost more than
   // the rest of the decision.
@@ -108,7 +127,7 @@ bool ReconcileAliases(const json& current,
   for (const auto& [ordinal, alias] : desired)
     wanted.emplace(ordinal, &alias);
   std::set<int32_t> claimed;
-  std::vector<std::pair<size_t, json>> replaces;
+  std::vector<std::pair<size_t, std::string>> replaces;
   std::vector<size_t> removes;
 
   for (size_t k = 0; k < current.size(); ++k) {
@@ -150,25 +169,24 @@ bool ReconcileAliases(const json& current,
       }
       json stripped = entry;
       stripped["hostnames"] = std::move(foreign);
-      replaces.emplace_back(k, std::move(stripped));
+      replaces.emplace_back(k, stripped.dump());
     } else if (claimable) {
       claimed.insert(*first_ours);
-      replaces.emplace_back(k, AliasJson(*want->second));  // stale IP or hostnames: fixed in place
+      replaces.emplace_back(k, AliasText(*want->second));  // stale IP or hostnames: fixed in place
     } else {
       removes.push_back(k);  // a duplicate, or a member that is no longer remote
     }
   }
 
   size_t before = patch.size();
-  for (auto& [index, value] : replaces) {
-    patch.Replace(list_pointer + "/" + std::to_string(index), std::move(value));
-  }
+  for (const auto& [index, value] : replaces)
+    patch.Replace(list_pointer + "/" + std::to_string(index), value);
   for (auto it = removes.rbegin(); it != removes.rend(); ++it) {
     patch.Remove(list_pointer + "/" + std::to_string(*it));
   }
   for (const auto& [ordinal, alias] : desired) {
     if (!claimed.count(ordinal))
-      patch.Add(list_pointer + "/-", AliasJson(alias));
+      patch.Add(list_pointer + "/-", AliasText(alias));
   }
   return patch.size() > before;
 }
@@ -201,7 +219,7 @@ EtcdDecision DecideScale(const AdmissionRequest& request, const plan::EtcdPlan& 
 
   EtcdDecision decision;
   if (requested != plan.replicas) {
-    decision.patch.Replace(kube::JsonPointer({"spec", "replicas"}), plan.replicas);
+    decision.patch.Replace(kube::JsonPointer({"spec", "replicas"}), std::to_string(plan.replicas));
     decision.patched_fields.push_back(PatchedField::kReplicas);
     decision.warnings.push_back(
         "seedhop: EtcdPlan " + plan.namespace_name + "/" + plan.statefulset +
@@ -229,10 +247,10 @@ EtcdDecision DecideStatefulSet(const AdmissionRequest& request, const plan::Etcd
 
   EtcdDecision decision;
   if (!replicas->has_value()) {
-    decision.patch.Add(kube::JsonPointer({"spec", "replicas"}), plan.replicas);
+    decision.patch.Add(kube::JsonPointer({"spec", "replicas"}), std::to_string(plan.replicas));
     decision.patched_fields.push_back(PatchedField::kReplicas);
   } else if (**replicas != plan.replicas) {
-    decision.patch.Replace(kube::JsonPointer({"spec", "replicas"}), plan.replicas);
+    decision.patch.Replace(kube::JsonPointer({"spec", "replicas"}), std::to_string(plan.replicas));
     decision.patched_fields.push_back(PatchedField::kReplicas);
   }
 
@@ -241,7 +259,7 @@ EtcdDecision DecideStatefulSet(const AdmissionRequest& request, const plan::Etcd
   if (ordinals == spec->end() || ordinals->is_null()) {
     if (plan.ordinals_start != 0) {
       decision.patch.Add(kube::JsonPointer({"spec", "ordinals"}),
-                         json{{"start", plan.ordinals_start}});
+                         R"({"start":)" + std::to_string(plan.ordinals_start) + "}");
       decision.patched_fields.push_back(PatchedField::kOrdinals);
     }
   } else {
@@ -252,10 +270,11 @@ EtcdDecision DecideStatefulSet(const AdmissionRequest& request, const plan::Etcd
       return Deny(where + ": " + start.error().message());
     if (start->value_or(0) != plan.ordinals_start) {
       std::string pointer = kube::JsonPointer({"spec", "ordinals", "start"});
+      std::string start_text = std::to_string(plan.ordinals_start);
       if (start->has_value()) {
-        decision.patch.Replace(pointer, plan.ordinals_start);
+        decision.patch.Replace(pointer, start_text);
       } else {
-        decision.patch.Add(pointer, plan.ordinals_start);
+        decision.patch.Add(pointer, start_text);
       }
       decision.patched_fields.push_back(PatchedField::kOrdinals);
     }
@@ -273,10 +292,14 @@ EtcdDecision DecideStatefulSet(const AdmissionRequest& request, const plan::Etcd
     auto next = node->find(tokens[i]);
     if (next == node->end() || next->is_null()) {
       if (!desired.empty()) {
-        json list = json::array();
-        for (const auto& entry : desired)
-          list.push_back(AliasJson(entry.second));
-        decision.patch.Add(Pointer(tokens, i + 1), Nest(tokens, i + 1, std::move(list)));
+        std::string list = "[";
+        for (const auto& entry : desired) {
+          if (list.size() > 1)
+            list += ',';
+          list += AliasText(entry.second);
+        }
+        list += ']';
+        decision.patch.Add(Pointer(tokens, i + 1), Nest(tokens, i + 1, list));
         decision.patched_fields.push_back(PatchedField::kHostAliases);
       }
       break;

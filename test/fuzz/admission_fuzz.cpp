@@ -83,7 +83,7 @@ void CheckSameDecision(const AdmissionRequest& pruned, const json& sent, const E
   EtcdDecision want = DecideEtcdMutation(whole, &plan);
   EtcdDecision got = DecideEtcdMutation(pruned, &plan);
   Check(got.outcome == want.outcome && got.reason == want.reason &&
-            got.patch.ToJson() == want.patch.ToJson() && got.warnings == want.warnings,
+            got.patch.text() == want.patch.text() && got.warnings == want.warnings,
         "the pruned object decides as the whole one");
 }
 
@@ -117,11 +117,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (decision.patch.empty())
     return 0;
   Check(decision.outcome == Outcome::kPatched, "a patch means patched");
+  Check(json::parse(decision.patch.text()).dump() == decision.patch.text(),
+        "the patch is written as json::dump writes it");
   Check(request.object.is_object(), "patches only objects");
 
   AdmissionRequest again = request;
   try {
-    again.object = sent.patch(decision.patch.ToJson());
+    again.object = sent.patch(json::parse(decision.patch.text()));
   } catch (const json::exception& e) {
     std::fprintf(stderr, "patch does not apply: %s\n", e.what());
     std::abort();

@@ -342,8 +342,7 @@ TEST(EncodeTest, AllowedHasNoPatchNoStatus) {
 
 TEST(EncodeTest, EmptyPatchIsNotSent) {
   AdmissionRequest request = testing::MustDecode(MinimalReview());
-  json review =
-      json::parse(EncodeAdmissionReview(Patched(request, json::array()), ReviewVersion::kV1));
+  json review = json::parse(EncodeAdmissionReview(Patched(request, "[]"), ReviewVersion::kV1));
   EXPECT_FALSE(review["response"].contains("patch"));
   EXPECT_FALSE(review["response"].contains("patchType"));
 }
@@ -351,7 +350,7 @@ TEST(EncodeTest, EmptyPatchIsNotSent) {
 TEST(EncodeTest, PatchIsBase64JsonWithPatchType) {
   AdmissionRequest request = testing::MustDecode(MinimalReview());
   json operations = json::array({{{"op", "add"}, {"path", "/spec/replicas"}, {"value", 3}}});
-  AdmissionResponse response = Patched(request, operations);
+  AdmissionResponse response = Patched(request, operations.dump());
   response.warnings = {"careful"};
   json review = json::parse(EncodeAdmissionReview(response, ReviewVersion::kV1));
   EXPECT_EQ(VerifyAdmissionResponse(review, "u-1", "admission.k8s.io/v1"), "");
@@ -378,7 +377,7 @@ TEST(EncodeTest, WritesWhatNlohmannWouldWrite) {
   AdmissionRequest request = testing::MustDecode(MinimalReview());
   request.uid = "u\"1\\\n\xff";
   AdmissionResponse patched =
-      Patched(request, json::array({{{"op", "add"}, {"path", "/a"}, {"value", "\u00e9"}}}));
+      Patched(request, json::array({{{"op", "add"}, {"path", "/a"}, {"value", "\u00e9"}}}).dump());
   patched.warnings = {"one \"quoted\"", "two"};
   AdmissionResponse denied = Denied(request, 400, "bad \t\x01 thing");
   denied.warnings = {"w"};
@@ -389,7 +388,7 @@ TEST(EncodeTest, WritesWhatNlohmannWouldWrite) {
                         {"code", response->status_code},
                         {"message", response->status_message}};
     } else {
-      body["patch"] = encoding::Base64Encode(response->patch.dump());
+      body["patch"] = encoding::Base64Encode(json::parse(response->patch).dump());
       body["patchType"] = "JSONPatch";
     }
     body["warnings"] = response->warnings;
@@ -399,6 +398,45 @@ TEST(EncodeTest, WritesWhatNlohmannWouldWrite) {
     EXPECT_EQ(EncodeAdmissionReview(*response, ReviewVersion::kV1beta1),
               want.dump(-1, ' ', false, json::error_handler_t::replace));
   }
+}
+
+// The patch is written as text; it must be the bytes json::dump writes for the same operations.
+TEST(PatchTextTest, WritesWhatNlohmannWouldWrite) {
+  const std::string strings[] = {"",
+                                 "plain",
+                                 "q\"uote",
+                                 "back\\slash",
+                                 "/a~1b",
+                                 "\b\f\n\r\t",
+                                 "\x01\x1f",
+                                 "\x7f",
+                                 "caf\xC3\xA9 \xF0\x9F\x98\x80",
+                                 std::string("nul\0byte", 8)};
+  PatchText patch;
+  json want = json::array();
+  EXPECT_EQ(patch.text(), want.dump());
+  for (const std::string& value : strings) {
+    std::string text;
+    AppendJsonString(text, value);
+    EXPECT_EQ(text, json(value).dump());
+    patch.Add(value, text);
+    want.push_back({{"op", "add"}, {"path", value}, {"value", value}});
+  }
+  patch.Replace("/spec/replicas", "3");
+  want.push_back({{"op", "replace"}, {"path", "/spec/replicas"}, {"value", 3}});
+  patch.Remove("/spec/template/spec/hostAliases/0");
+  want.push_back({{"op", "remove"}, {"path", "/spec/template/spec/hostAliases/0"}});
+  EXPECT_EQ(patch.size(), std::size(strings) + 2);
+  EXPECT_EQ(patch.text(), want.dump());
+  EXPECT_EQ(patch.Release(), want.dump());
+  EXPECT_TRUE(patch.empty());
+  EXPECT_EQ(patch.text(), "[]");
+}
+
+TEST(PatchTextTest, RefusesInvalidUtf8AsDumpDoes) {
+  std::string text;
+  EXPECT_THROW(AppendJsonString(text, "bad \xff"), json::type_error);
+  EXPECT_THROW(json("bad \xff").dump(), json::type_error);
 }
 
 TEST(EncodeTest, AnswersInTheVersionAsked) {

@@ -48,7 +48,7 @@ AdmissionRequest MustDecode(const json& review) {
 }
 
 json Apply(const json& object, const EtcdDecision& decision) {
-  return object.patch(decision.patch.ToJson());
+  return object.patch(json::parse(decision.patch.text()));
 }
 
 std::string VerifyAdmissionResponse(const json& review, const std::string& uid,
