@@ -1,6 +1,7 @@
 #include "webhook/json_prune.h"
 
 #include <array>
+#include <bit>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
@@ -302,7 +303,8 @@ class Scanner {
   void SkipPlainStringBytes() {
     constexpr uint64_t kOnes = 0x0101010101010101;
     constexpr uint64_t kHighs = 0x8080808080808080;
-    // Nonzero when some byte of `v` is zero (exact about whether, not about which).
+    // Flags the high bit of each zero byte of `v`. Bytes above a zero byte may be flagged falsely
+    // (by its borrow), but never a byte below the first one: the lowest flag is exact.
     auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v & kHighs; };
     const char* p = p_;
     while (end_ - p >= 8) {
@@ -310,8 +312,15 @@ class Scanner {
       std::memcpy(&word, p, 8);
       uint64_t special = has_zero(word ^ (kOnes * '"')) | has_zero(word ^ (kOnes * '\\')) |
                          ((word - kOnes * 0x20) & ~word & kHighs) | (word & kHighs);
-      if (special != 0)
+      if (special != 0) {
+        // Most strings end within the word: jump to the first special byte rather than walk to it
+        // (in memory order, which is the word's low end only on a little-endian machine).
+        if constexpr (std::endian::native == std::endian::little) {
+          p_ = p + std::countr_zero(special) / 8;
+          return;
+        }
         break;
+      }
       p += 8;
     }
     while (p != end_ && kPlainStringByte[static_cast<unsigned char>(*p)])
