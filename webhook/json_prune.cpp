@@ -287,17 +287,6 @@ class Scanner {
     }
   }
 
-  bool Array() {
-    bool more;
-    if (!Open(']', &more))
-      return false;
-    while (more) {
-      if (!Value(nullptr, nullptr) || !Next(']', &more))
-        return false;
-    }
-    return true;
-  }
-
   // Advances p_ to the next byte that is not plain string content (or to the end). Strings are
   // most of a review's bytes, so whole 8-byte words are checked at once where possible.
   void SkipPlainStringBytes() {
