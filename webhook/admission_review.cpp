@@ -1,6 +1,5 @@
 #include "webhook/admission_review.h"
 
-#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -261,54 +260,6 @@ Result<AdmissionRequest> DecodeAdmissionReview(std::string_view body,
                       OperationName(out.operation));
   }
   return out;
-}
-
-void AppendJsonString(std::string& out, std::string_view value) {
-  // Most strings need no escaping; the others are left to nlohmann, so that escapes and UTF-8
-  // errors come out as dump() makes them.
-  bool plain = std::all_of(value.begin(), value.end(),
-                           [](char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; });
-  if (!plain) {
-    out += json(std::string(value)).dump();
-    return;
-  }
-  out += '"';
-  out += value;
-  out += '"';
-}
-
-void PatchText::Add(std::string_view path, std::string_view value) {
-  Append("add", path, value);
-}
-
-void PatchText::Replace(std::string_view path, std::string_view value) {
-  Append("replace", path, value);
-}
-
-void PatchText::Remove(std::string_view path) {
-  Append("remove", path, std::nullopt);
-}
-
-std::string PatchText::Release() {
-  size_ = 0;
-  return std::exchange(text_, "[]");
-}
-
-void PatchText::Append(std::string_view op, std::string_view path,
-                       std::optional<std::string_view> value) {
-  // Members in the sorted order dump() writes them: op, path, value.
-  text_.pop_back();
-  if (size_++ > 0)
-    text_ += ',';
-  text_ += R"({"op":")";
-  text_ += op;
-  text_ += R"(","path":)";
-  AppendJsonString(text_, path);
-  if (value) {
-    text_ += R"(,"value":)";
-    text_ += *value;
-  }
-  text_ += "}]";
 }
 
 std::string ObjectName(const AdmissionRequest& request) {

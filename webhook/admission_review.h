@@ -6,7 +6,6 @@
 
 #include <cstddef>
 #include <nlohmann/json.hpp>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,34 +74,6 @@ inline constexpr JsonFilter kWholeObject{"object", true, {}};
 // request has none (CREATE with generateName); "" when neither is set.
 std::string ObjectName(const AdmissionRequest& request);
 
-// Appends `value` to `out` as a JSON string, exactly as nlohmann::json::dump writes it (and, like
-// it, throws nlohmann::json::type_error on invalid UTF-8).
-void AppendJsonString(std::string& out, std::string_view value);
-
-// A JSON Patch (RFC 6902) written as text while it is built, in the bytes nlohmann::json::dump
-// writes for the same operations: the answer carries only the text, and building json values to
-// dump them cost more than the decision itself (docs/webhook.md, "Performance").
-class PatchText {
- public:
-  // Appends an operation; `path` is a JSON pointer, `value` the JSON text dump() writes for it.
-  void Add(std::string_view path, std::string_view value);
-  void Replace(std::string_view path, std::string_view value);
-  void Remove(std::string_view path);
-
-  bool empty() const { return size_ == 0; }
-  size_t size() const { return size_; }
-  // The JSON array of the operations in the order they were added; "[]" when there are none.
-  const std::string& text() const { return text_; }
-  // Moves the text out, leaving this patch empty.
-  std::string Release();
-
- private:
-  void Append(std::string_view op, std::string_view path, std::optional<std::string_view> value);
-
-  std::string text_ = "[]";
-  size_t size_ = 0;
-};
-
 // The answer to one request. Build it with Allowed(), Denied() or Patched().
 struct AdmissionResponse {
   std::string uid;
@@ -117,8 +88,8 @@ struct AdmissionResponse {
 AdmissionResponse Allowed(const AdmissionRequest& request);
 // Refuses `request` with HTTP-style `code` (e.g. 400, 403) and `message` shown to the client.
 AdmissionResponse Denied(const AdmissionRequest& request, int code, std::string message);
-// Allows `request` with the JSON Patch `operations` (the text of an array, as PatchText or
-// json::dump writes it; may be "[]").
+// Allows `request` with the JSON Patch `operations` (the text of an array, as kube::JsonPatch
+// or json::dump writes it; may be "[]").
 AdmissionResponse Patched(const AdmissionRequest& request, std::string operations);
 
 // Encodes `response` as an AdmissionReview of `version`: uid echoed, `patch` base64-encoded with

@@ -6,8 +6,6 @@
 #include <set>
 #include <utility>
 
-#include "common/kube/json_patch.h"
-
 namespace seedhop::webhook {
 
 namespace {
@@ -63,10 +61,10 @@ std::string AliasText(const HostAlias& alias) {
   for (size_t i = 0; i < alias.hostnames.size(); ++i) {
     if (i > 0)
       out += ',';
-    AppendJsonString(out, alias.hostnames[i]);
+    kube::AppendJsonString(out, alias.hostnames[i]);
   }
   out += R"(],"ip":)";
-  AppendJsonString(out, alias.ip);
+  kube::AppendJsonString(out, alias.ip);
   out += '}';
   return out;
 }
@@ -97,7 +95,7 @@ std::string Nest(const std::vector<std::string>& tokens, size_t from, std::strin
   std::string out;
   for (size_t i = from; i < tokens.size(); ++i) {
     out += '{';
-    AppendJsonString(out, tokens[i]);
+    kube::AppendJsonString(out, tokens[i]);
     out += ':';
   }
   out += value;
@@ -119,7 +117,7 @@ std::string Pointer(const std::vector<std::string>& tokens, size_t count) {
 bool ReconcileAliases(const json& current,
                       const std::vector<std::pair<int32_t, HostAlias>>& desired,
                       const plan::EtcdPlan& plan, const std::string& list_pointer,
-                      PatchText& patch) {
+                      kube::JsonPatch& patch) {
   // Entries are compared where they stand, against the plan's aliases: this runs on every
   // admission request, and building a json value per wanted and per existing entry cost more than
   // the rest of the decision.

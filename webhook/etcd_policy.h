@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/kube/json_patch.h"
 #include "common/plan/etcd_plan.h"
 #include "webhook/admission_review.h"
 
@@ -76,7 +77,7 @@ struct EtcdDecision {
   // "plan_mismatch", "not_etcd", "hibernated", "scale_to_zero"). Denied: the message for the
   // client.
   std::string reason;
-  PatchText patch;                           // empty unless kPatched
+  kube::JsonPatch patch;                     // empty unless kPatched
   std::vector<PatchedField> patched_fields;  // which fields `patch` changes
   std::vector<std::string> warnings;         // shown to the client (kubectl prints them)
 };

@@ -1,5 +1,9 @@
 #include "common/kube/json_patch.h"
 
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <utility>
+
 namespace seedhop::kube {
 
 std::string EscapePointerToken(std::string_view token) {
@@ -26,24 +30,56 @@ std::string JsonPointer(std::initializer_list<std::string_view> tokens) {
   return pointer;
 }
 
-JsonPatch& JsonPatch::Add(std::string path, nlohmann::json value) {
-  operations_.push_back({{"op", "add"}, {"path", std::move(path)}, {"value", std::move(value)}});
-  return *this;
+void AppendJsonString(std::string& out, std::string_view value) {
+  // Most strings need no escaping; the others are left to nlohmann, so that escapes and UTF-8
+  // errors come out as dump() makes them.
+  bool plain = std::all_of(value.begin(), value.end(),
+                           [](char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; });
+  if (!plain) {
+    out += nlohmann::json(std::string(value)).dump();
+    return;
+  }
+  out += '"';
+  out += value;
+  out += '"';
 }
 
-JsonPatch& JsonPatch::Replace(std::string path, nlohmann::json value) {
-  operations_.push_back(
-      {{"op", "replace"}, {"path", std::move(path)}, {"value", std::move(value)}});
-  return *this;
+JsonPatch& JsonPatch::Add(std::string_view path, std::string_view value) {
+  return Append("add", path, value);
 }
 
-JsonPatch& JsonPatch::Remove(std::string path) {
-  operations_.push_back({{"op", "remove"}, {"path", std::move(path)}});
-  return *this;
+JsonPatch& JsonPatch::Replace(std::string_view path, std::string_view value) {
+  return Append("replace", path, value);
 }
 
-JsonPatch& JsonPatch::Test(std::string path, nlohmann::json value) {
-  operations_.push_back({{"op", "test"}, {"path", std::move(path)}, {"value", std::move(value)}});
+JsonPatch& JsonPatch::Remove(std::string_view path) {
+  return Append("remove", path, std::nullopt);
+}
+
+JsonPatch& JsonPatch::Test(std::string_view path, std::string_view value) {
+  return Append("test", path, value);
+}
+
+std::string JsonPatch::Release() {
+  size_ = 0;
+  return std::exchange(text_, "[]");
+}
+
+JsonPatch& JsonPatch::Append(std::string_view op, std::string_view path,
+                             std::optional<std::string_view> value) {
+  // Members in the sorted order dump() writes them: op, path, value.
+  text_.pop_back();
+  if (size_++ > 0)
+    text_ += ',';
+  text_ += R"({"op":")";
+  text_ += op;
+  text_ += R"(","path":)";
+  AppendJsonString(text_, path);
+  if (value) {
+    text_ += R"(,"value":)";
+    text_ += *value;
+  }
+  text_ += "}]";
   return *this;
 }
 

@@ -1,12 +1,12 @@
-// Builds RFC 6902 JSON Patch documents with RFC 6901 pointer escaping. Applying patches is
-// nlohmann::json::patch()'s job; this only writes them.
+// Writes RFC 6902 JSON Patch documents as text, with RFC 6901 pointer escaping. The bytes are the
+// ones nlohmann::json::dump writes for the same operations, so a patch reads the same in a test,
+// a log or a diff whichever way it was built. Applying patches is nlohmann::json::patch()'s job.
 #pragma once
 
 #include <initializer_list>
-#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 
 namespace seedhop::kube {
 
@@ -17,24 +17,34 @@ std::string EscapePointerToken(std::string_view token);
 // "/metadata/labels/a~1b". An empty list is the whole document ("").
 std::string JsonPointer(std::initializer_list<std::string_view> tokens);
 
-// An ordered list of patch operations. Paths are JSON pointers (see JsonPointer).
+// Appends `value` to `out` as a JSON string, exactly as nlohmann::json::dump writes it (and, like
+// it, throws nlohmann::json::type_error on invalid UTF-8).
+void AppendJsonString(std::string& out, std::string_view value);
+
+// An ordered list of patch operations, written as text while it is built: the webhook answers
+// every admission request with one, and building json values only to dump them cost more than
+// its decision (docs/webhook.md, "Performance"). Paths are JSON pointers (see JsonPointer);
+// values are JSON text, as dump() writes it (AppendJsonString for strings).
 class JsonPatch {
  public:
-  JsonPatch& Add(std::string path, nlohmann::json value);
-  JsonPatch& Replace(std::string path, nlohmann::json value);
-  JsonPatch& Remove(std::string path);
-  JsonPatch& Test(std::string path, nlohmann::json value);
+  JsonPatch& Add(std::string_view path, std::string_view value);
+  JsonPatch& Replace(std::string_view path, std::string_view value);
+  JsonPatch& Remove(std::string_view path);
+  JsonPatch& Test(std::string_view path, std::string_view value);
 
-  bool empty() const { return operations_.empty(); }
-  size_t size() const { return operations_.size(); }
-  // The patch document: a JSON array of operation objects, in the order they were added.
-  const nlohmann::json& ToJson() const { return operations_; }
-  // Moves the patch document out, leaving this patch empty: for callers done with the patch,
-  // which then need not copy every operation's value.
-  nlohmann::json Release() { return std::exchange(operations_, nlohmann::json::array()); }
+  bool empty() const { return size_ == 0; }
+  size_t size() const { return size_; }
+  // The JSON array of the operations in the order they were added; "[]" when there are none.
+  const std::string& text() const { return text_; }
+  // Moves the text out, leaving this patch empty.
+  std::string Release();
 
  private:
-  nlohmann::json operations_ = nlohmann::json::array();
+  JsonPatch& Append(std::string_view op, std::string_view path,
+                    std::optional<std::string_view> value);
+
+  std::string text_ = "[]";
+  size_t size_ = 0;
 };
 
 }  // namespace seedhop::kube

@@ -2,8 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <string>
+
 namespace seedhop::kube {
 namespace {
+
+using nlohmann::json;
 
 TEST(JsonPointer, EscapesTildeBeforeSlash) {
   // "~1" in the input must become "~01", not "~1" read back as "/" (RFC 6901 section 4 order).
@@ -14,26 +20,67 @@ TEST(JsonPointer, EscapesTildeBeforeSlash) {
 }
 
 TEST(JsonPatch, EscapedPathsApplyToTheKeyTheyName) {
-  nlohmann::json doc = {{"metadata", {{"labels", {{"a/b", "x"}, {"c~d", "y"}}}}}};
+  json doc = {{"metadata", {{"labels", {{"a/b", "x"}, {"c~d", "y"}}}}}};
   JsonPatch patch;
-  patch.Replace(JsonPointer({"metadata", "labels", "a/b"}), "new")
+  patch.Replace(JsonPointer({"metadata", "labels", "a/b"}), R"("new")")
       .Remove(JsonPointer({"metadata", "labels", "c~d"}))
-      .Add(JsonPointer({"metadata", "labels", "e/f~g"}), "added")
-      .Test(JsonPointer({"metadata", "labels", "e/f~g"}), "added");
-  nlohmann::json patched = doc.patch(patch.ToJson());
-  EXPECT_EQ(patched["metadata"]["labels"], (nlohmann::json{{"a/b", "new"}, {"e/f~g", "added"}}));
+      .Add(JsonPointer({"metadata", "labels", "e/f~g"}), R"("added")")
+      .Test(JsonPointer({"metadata", "labels", "e/f~g"}), R"("added")");
+  json patched = doc.patch(json::parse(patch.text()));
+  EXPECT_EQ(patched["metadata"]["labels"], (json{{"a/b", "new"}, {"e/f~g", "added"}}));
   EXPECT_EQ(patch.size(), 4u);
 }
 
 TEST(JsonPatch, KeepsOperationOrder) {
   JsonPatch patch;
   EXPECT_TRUE(patch.empty());
-  patch.Add("/spec/x", 1).Replace("/spec/x", 2);
-  ASSERT_EQ(patch.ToJson().size(), 2u);
-  EXPECT_EQ(patch.ToJson()[0]["op"], "add");
-  EXPECT_EQ(patch.ToJson()[1]["op"], "replace");
-  EXPECT_EQ(nlohmann::json({{"spec", nlohmann::json::object()}}).patch(patch.ToJson())["spec"]["x"],
-            2);
+  patch.Add("/spec/x", "1").Replace("/spec/x", "2");
+  json operations = json::parse(patch.text());
+  ASSERT_EQ(operations.size(), 2u);
+  EXPECT_EQ(operations[0]["op"], "add");
+  EXPECT_EQ(operations[1]["op"], "replace");
+  EXPECT_EQ(json({{"spec", json::object()}}).patch(operations)["spec"]["x"], 2);
+}
+
+// The patch is written as text; it must be the bytes json::dump writes for the same operations.
+TEST(JsonPatch, WritesWhatNlohmannWouldWrite) {
+  const std::string strings[] = {"",
+                                 "plain",
+                                 "q\"uote",
+                                 "back\\slash",
+                                 "/a~1b",
+                                 "\b\f\n\r\t",
+                                 "\x01\x1f",
+                                 "\x7f",
+                                 "caf\xC3\xA9 \xF0\x9F\x98\x80",
+                                 std::string("nul\0byte", 8)};
+  JsonPatch patch;
+  json want = json::array();
+  EXPECT_EQ(patch.text(), want.dump());
+  for (const std::string& value : strings) {
+    std::string text;
+    AppendJsonString(text, value);
+    EXPECT_EQ(text, json(value).dump());
+    patch.Add(value, text);
+    want.push_back({{"op", "add"}, {"path", value}, {"value", value}});
+  }
+  patch.Replace("/spec/replicas", "3");
+  want.push_back({{"op", "replace"}, {"path", "/spec/replicas"}, {"value", 3}});
+  patch.Remove("/spec/template/spec/hostAliases/0");
+  want.push_back({{"op", "remove"}, {"path", "/spec/template/spec/hostAliases/0"}});
+  patch.Test("/spec/replicas", "3");
+  want.push_back({{"op", "test"}, {"path", "/spec/replicas"}, {"value", 3}});
+  EXPECT_EQ(patch.size(), std::size(strings) + 3);
+  EXPECT_EQ(patch.text(), want.dump());
+  EXPECT_EQ(patch.Release(), want.dump());
+  EXPECT_TRUE(patch.empty());
+  EXPECT_EQ(patch.text(), "[]");
+}
+
+TEST(JsonPatch, RefusesInvalidUtf8AsDumpDoes) {
+  std::string text;
+  EXPECT_THROW(AppendJsonString(text, "bad \xff"), json::type_error);
+  EXPECT_THROW(json("bad \xff").dump(), json::type_error);
 }
 
 }  // namespace

@@ -400,45 +400,6 @@ TEST(EncodeTest, WritesWhatNlohmannWouldWrite) {
   }
 }
 
-// The patch is written as text; it must be the bytes json::dump writes for the same operations.
-TEST(PatchTextTest, WritesWhatNlohmannWouldWrite) {
-  const std::string strings[] = {"",
-                                 "plain",
-                                 "q\"uote",
-                                 "back\\slash",
-                                 "/a~1b",
-                                 "\b\f\n\r\t",
-                                 "\x01\x1f",
-                                 "\x7f",
-                                 "caf\xC3\xA9 \xF0\x9F\x98\x80",
-                                 std::string("nul\0byte", 8)};
-  PatchText patch;
-  json want = json::array();
-  EXPECT_EQ(patch.text(), want.dump());
-  for (const std::string& value : strings) {
-    std::string text;
-    AppendJsonString(text, value);
-    EXPECT_EQ(text, json(value).dump());
-    patch.Add(value, text);
-    want.push_back({{"op", "add"}, {"path", value}, {"value", value}});
-  }
-  patch.Replace("/spec/replicas", "3");
-  want.push_back({{"op", "replace"}, {"path", "/spec/replicas"}, {"value", 3}});
-  patch.Remove("/spec/template/spec/hostAliases/0");
-  want.push_back({{"op", "remove"}, {"path", "/spec/template/spec/hostAliases/0"}});
-  EXPECT_EQ(patch.size(), std::size(strings) + 2);
-  EXPECT_EQ(patch.text(), want.dump());
-  EXPECT_EQ(patch.Release(), want.dump());
-  EXPECT_TRUE(patch.empty());
-  EXPECT_EQ(patch.text(), "[]");
-}
-
-TEST(PatchTextTest, RefusesInvalidUtf8AsDumpDoes) {
-  std::string text;
-  EXPECT_THROW(AppendJsonString(text, "bad \xff"), json::type_error);
-  EXPECT_THROW(json("bad \xff").dump(), json::type_error);
-}
-
 TEST(EncodeTest, AnswersInTheVersionAsked) {
   std::string body = ReadShared(std::string(kAdmission) +
                                 "k8s-docs-scale-subresource-update.v1beta1.request.json");

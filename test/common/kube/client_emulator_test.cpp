@@ -111,14 +111,14 @@ TEST_F(EmulatorClientTest, CrudWithTypedErrors) {
   EXPECT_EQ((*merged)["data"]["k"], "2");
 
   JsonPatch patch;
-  patch.Add(JsonPointer({"data", "a/b~c"}), "escaped");
-  auto patched = client_->Patch(cms, "a", PatchType::kJsonPatch, patch.ToJson());
+  patch.Add(JsonPointer({"data", "a/b~c"}), R"("escaped")");
+  auto patched = client_->Patch(cms, "a", PatchType::kJsonPatch, json::parse(patch.text()));
   ASSERT_TRUE(patched.ok()) << patched.error().message();
   EXPECT_EQ((*patched)["data"]["a/b~c"], "escaped");
 
   JsonPatch failing;
-  failing.Test("/data/k", "not-the-value");
-  auto test_failed = client_->Patch(cms, "a", PatchType::kJsonPatch, failing.ToJson());
+  failing.Test("/data/k", R"("not-the-value")");
+  auto test_failed = client_->Patch(cms, "a", PatchType::kJsonPatch, json::parse(failing.text()));
   ASSERT_FALSE(test_failed.ok());
   EXPECT_NE(test_failed.error().code(), ErrorCode::kUnavailable);
 

@@ -127,8 +127,9 @@ TEST_F(ClientTest, RequestShapes) {
   ASSERT_TRUE(client.Update(kConfigMaps, ConfigMap("b"), "status").ok());
   ASSERT_TRUE(client.Patch(kConfigMaps, "b", PatchType::kMerge, {{"data", {{"k", "v"}}}}).ok());
   JsonPatch patch;
-  patch.Replace("/data/k", "w");
-  ASSERT_TRUE(client.Patch(kConfigMaps, "b", PatchType::kJsonPatch, patch.ToJson()).ok());
+  patch.Replace("/data/k", R"("w")");
+  ASSERT_TRUE(
+      client.Patch(kConfigMaps, "b", PatchType::kJsonPatch, json::parse(patch.text())).ok());
   ASSERT_TRUE(client.Delete(kConfigMaps, "b", {"42", "Foreground"}).ok());
 
   auto requests = server_.requests();
@@ -151,7 +152,7 @@ TEST_F(ClientTest, RequestShapes) {
   EXPECT_EQ(requests[6].method, "PATCH");
   EXPECT_EQ(requests[6].Header("content-type"), "application/merge-patch+json");
   EXPECT_EQ(requests[7].Header("content-type"), "application/json-patch+json");
-  EXPECT_EQ(json::parse(requests[7].body), patch.ToJson());
+  EXPECT_EQ(json::parse(requests[7].body), json::parse(patch.text()));
   EXPECT_EQ(requests[8].method, "DELETE");
   json options = json::parse(requests[8].body);
   EXPECT_EQ(options["preconditions"]["resourceVersion"], "42");
