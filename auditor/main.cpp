@@ -67,8 +67,8 @@ AuditReport RunAudit(kube::Client& client, const Rules& rules, const CliOptions&
   return report;
 }
 
-int Serve(kube::Client& client, const Rules& rules, const CliOptions& options, obs::Logger& log) {
-  obs::Metrics metrics;
+int Serve(kube::Client& client, const Rules& rules, const CliOptions& options,
+          obs::Metrics& metrics, obs::Logger& log) {
   AuditMetrics audit_metrics(metrics);
   http::ServerOptions server_options;
   server_options.address = options.listen_address;
@@ -139,11 +139,15 @@ int Main(int argc, char** argv) {
     std::cerr << "seedhop-auditor: " << config.error().message() << "\n";
     return kExitError;
   }
+  // Only `serve` has a /metrics to show the client's requests on.
+  const bool serve = options->command == Command::kServe;
+  obs::Metrics metrics;
   kube::ClientOptions client_options;
   client_options.logger = &log;
+  client_options.metrics = serve ? &metrics : nullptr;
   kube::Client client(*config, client_options);
-  if (options->command == Command::kServe) {
-    return Serve(client, *rules, *options, log);
+  if (serve) {
+    return Serve(client, *rules, *options, metrics, log);
   }
   const AuditReport report = RunAudit(client, *rules, *options, log);
   WriteReport(report, options->format, std::cout);

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   obs::Metrics metrics;
   kube::ClientOptions client_options;
   client_options.logger = &logger;
+  client_options.metrics = &metrics;
   kube::Client client(*rest, client_options);
 
   webhook::PlanCache plans(&client, &metrics, &logger);
