@@ -42,7 +42,7 @@ void MigratorMetrics::SetProgress(const std::string& shoot_namespace, Side role,
                                   int completed, double step_started_unix, bool halted) {
   std::map<std::string, std::string> labels = {{"shoot_namespace", shoot_namespace},
                                                {"role", SideName(role)}};
-  steps_.Add({{"shoot_namespace", shoot_namespace}}).Set(steps);
+  steps_.Add(labels).Set(steps);
   completed_.Add(labels).Set(completed);
   started_.Add(labels).Set(step_started_unix);
   halted_.Add(labels).Set(halted ? 1 : 0);

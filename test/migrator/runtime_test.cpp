@@ -209,6 +209,10 @@ TEST_F(RuntimeTest, CopiesStateRecordsHistoryAndHaltsAtAnUnreachableEtcd) {
                 "seedhop_migrator_halted{role=\"source\",shoot_namespace=\"shoot--dev--a\"} 1"),
             std::string::npos)
       << exposition;
+  // The plan's size carries the same labels as the progress, so that completed / steps divides.
+  EXPECT_NE(exposition.find(
+                "seedhop_migrator_steps{role=\"source\",shoot_namespace=\"shoot--dev--a\"} "),
+            std::string::npos);
   EXPECT_NE(exposition.find("seedhop_migrator_step_duration_seconds_count{kind=\"export-state\","
                             "role=\"source\"} 1"),
             std::string::npos);
