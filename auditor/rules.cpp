@@ -353,20 +353,8 @@ Result<NotLockRule> ReadNotLock(const YAML::Node& node, const std::string& path)
     return FieldError(Path(path, "name"), "is required");
   }
   RETURN_IF_ERROR(Assign(node, "name", path, ReadString, rule.name));
-  if (node["leaseName"]) {
-    auto p = ReadPattern(node["leaseName"], Path(path, "leaseName"));
-    if (!p.ok()) {
-      return p.error();
-    }
-    rule.lease_name = std::move(*p);
-  }
-  if (node["holder"]) {
-    auto p = ReadPattern(node["holder"], Path(path, "holder"));
-    if (!p.ok()) {
-      return p.error();
-    }
-    rule.holder = std::move(*p);
-  }
+  RETURN_IF_ERROR(Assign(node, "leaseName", path, ReadPattern, rule.lease_name));
+  RETURN_IF_ERROR(Assign(node, "holder", path, ReadPattern, rule.holder));
   if (const YAML::Node labels = node["labels"]) {
     if (!labels.IsMap()) {
       return FieldError(Path(path, "labels"), "must be a mapping of label key to value");
@@ -414,13 +402,7 @@ Result<ComponentRule> ReadComponent(const YAML::Node& node, const std::string& p
   }
   RETURN_IF_ERROR(Assign(node, "name", path, ReadString, rule.name));
   RETURN_IF_ERROR(Assign(node, "containers", path, ReadPattern, rule.containers));
-  if (node["workloads"]) {
-    auto p = ReadPattern(node["workloads"], Path(path, "workloads"));
-    if (!p.ok()) {
-      return p.error();
-    }
-    rule.workloads = std::move(*p);
-  }
+  RETURN_IF_ERROR(Assign(node, "workloads", path, ReadPattern, rule.workloads));
   RETURN_IF_ERROR(Assign(node, "locks", path, ReadPatterns, rule.lock_patterns));
   RETURN_IF_ERROR(Assign(node, "leaderElection", path, ReadBool, rule.leader_election));
   RETURN_IF_ERROR(Assign(node, "leaderElectDefault", path, ReadBool, rule.leader_elect_default));
@@ -433,13 +415,7 @@ Result<ComponentRule> ReadComponent(const YAML::Node& node, const std::string& p
   RETURN_IF_ERROR(Assign(node, "lockNameFlags", path, ReadStrings, rule.lock_name_flags));
   RETURN_IF_ERROR(Assign(node, "lockNamespaceFlags", path, ReadStrings, rule.lock_namespace_flags));
   RETURN_IF_ERROR(Assign(node, "kubeconfigFlags", path, ReadStrings, rule.kubeconfig_flags));
-  if (node["config"]) {
-    auto config = ReadConfigFile(node["config"], Path(path, "config"));
-    if (!config.ok()) {
-      return config.error();
-    }
-    rule.config = std::move(*config);
-  }
+  RETURN_IF_ERROR(Assign(node, "config", path, ReadConfigFile, rule.config));
   if (node["expected"]) {
     auto s = ReadString(node["expected"], Path(path, "expected"));
     if (!s.ok()) {
