@@ -75,6 +75,14 @@ std::string Emulator::url() const {
   return "https://" + options_.address + ":" + std::to_string(server_->port());
 }
 
+kube::RestConfig Emulator::rest_config() const {
+  kube::RestConfig rest;
+  rest.server = url();
+  rest.ca_pem = ca_pem_;
+  rest.token = options_.token;
+  return rest;
+}
+
 Status Emulator::WriteKubeconfig(const std::string& path) const {
   std::string config =
       "apiVersion: v1\n"

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "common/kube/kubeconfig.h"
 #include "common/result.h"
 #include "test/emulator/api_server.h"
 
@@ -43,6 +44,8 @@ class Emulator {
   // PEM of the CA that signed the serving certificate.
   const std::string& ca_pem() const { return ca_pem_; }
   const std::string& token() const { return options_.token; }
+  // What a kube::Client needs to reach this emulator: url(), ca_pem() and token().
+  kube::RestConfig rest_config() const;
   // Writes a kubeconfig whose cluster, user and context are all named "emulator".
   Status WriteKubeconfig(const std::string& path) const;
 

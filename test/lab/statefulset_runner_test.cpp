@@ -76,10 +76,7 @@ class Seed {
  public:
   explicit Seed(std::string root) : root_(std::move(root)) {
     EXPECT_TRUE(emulator_.Start().ok());
-    rest_.server = emulator_.url();
-    rest_.ca_pem = emulator_.ca_pem();
-    rest_.token = emulator_.token();
-    client_ = std::make_unique<kube::Client>(rest_);
+    client_ = std::make_unique<kube::Client>(emulator_.rest_config());
     json ns = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", kNamespace}}}};
     EXPECT_TRUE(client_->Create(kNamespaces, ns).ok());
   }
@@ -91,7 +88,7 @@ class Seed {
   // Starts a runner for seed `index`; kConflict when another runner on this machine has it.
   Status StartRunner(int index, std::vector<int> lab_seeds) {
     RunnerOptions options;
-    options.rest = rest_;
+    options.rest = emulator_.rest_config();
     options.ns = kNamespace;
     options.statefulsets = {kSts};
     options.seed_index = index;
@@ -167,7 +164,6 @@ class Seed {
  private:
   const std::string root_;
   emulator::Emulator emulator_{emulator::EmulatorOptions{}};
-  kube::RestConfig rest_;
   std::unique_ptr<kube::Client> client_;
   std::unique_ptr<SeedRunner> runner_;
   int index_ = -1;

@@ -79,13 +79,9 @@ class RuntimeTest : public ::testing::Test {
   }
 
   static std::unique_ptr<kube::Client> Connect(emulator::Emulator& emulator) {
-    kube::RestConfig rest;
-    rest.server = emulator.url();
-    rest.ca_pem = emulator.ca_pem();
-    rest.token = emulator.token();
     kube::ClientOptions options;
     options.max_attempts = 2;
-    return std::make_unique<kube::Client>(rest, options);
+    return std::make_unique<kube::Client>(emulator.rest_config(), options);
   }
 
   static void Must(const Result<json>& result) {
@@ -210,9 +206,9 @@ TEST_F(RuntimeTest, CopiesStateRecordsHistoryAndHaltsAtAnUnreachableEtcd) {
             std::string::npos)
       << exposition;
   // The plan's size carries the same labels as the progress, so that completed / steps divides.
-  EXPECT_NE(exposition.find(
-                "seedhop_migrator_steps{role=\"source\",shoot_namespace=\"shoot--dev--a\"} "),
-            std::string::npos);
+  EXPECT_NE(
+      exposition.find("seedhop_migrator_steps{role=\"source\",shoot_namespace=\"shoot--dev--a\"} "),
+      std::string::npos);
   EXPECT_NE(exposition.find("seedhop_migrator_step_duration_seconds_count{kind=\"export-state\","
                             "role=\"source\"} 1"),
             std::string::npos);

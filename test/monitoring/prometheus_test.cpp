@@ -217,11 +217,7 @@ class PrometheusTest : public ::testing::Test {
       EXPECT_TRUE(emulator.Start().ok());
       kubeconfig = (dir / "kubeconfig").string();
       EXPECT_TRUE(emulator.WriteKubeconfig(kubeconfig).ok());
-      kube::RestConfig rest;
-      rest.server = emulator.url();
-      rest.ca_pem = emulator.ca_pem();
-      rest.token = emulator.token();
-      client = std::make_unique<kube::Client>(rest);
+      client = std::make_unique<kube::Client>(emulator.rest_config());
       LoadSeed();
       StartMigration();
 

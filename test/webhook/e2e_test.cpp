@@ -43,11 +43,7 @@ class WebhookEndToEnd : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(emulator_.Start().ok());
-    kube::RestConfig rest;
-    rest.server = emulator_.url();
-    rest.ca_pem = emulator_.ca_pem();
-    rest.token = emulator_.token();
-    client_ = std::make_unique<kube::Client>(rest);
+    client_ = std::make_unique<kube::Client>(emulator_.rest_config());
 
     ASSERT_TRUE(client_->Create(kCrds, RepoYaml("manifests/crds/etcdplans.yaml")).ok());
     StartWebhook();

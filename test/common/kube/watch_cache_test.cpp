@@ -80,11 +80,7 @@ class WatchCacheTest : public ::testing::Test {
     options.bookmark_interval = std::chrono::hours(1);  // bookmarks would hide the 410
     emulator_ = std::make_unique<emulator::Emulator>(options);
     ASSERT_TRUE(emulator_->Start().ok());
-    RestConfig config;
-    config.server = emulator_->url();
-    config.ca_pem = emulator_->ca_pem();
-    config.token = emulator_->token();
-    client_ = std::make_unique<Client>(config);
+    client_ = std::make_unique<Client>(emulator_->rest_config());
     for (const char* ns : {"ns1", "ns2"}) {
       ASSERT_TRUE(
           client_

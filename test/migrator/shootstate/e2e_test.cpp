@@ -84,13 +84,9 @@ class StateCopy : public ::testing::Test {
   }
 
   static std::unique_ptr<kube::Client> Connect(emulator::Emulator& emulator) {
-    kube::RestConfig rest;
-    rest.server = emulator.url();
-    rest.ca_pem = emulator.ca_pem();
-    rest.token = emulator.token();
     kube::ClientOptions options;
     options.max_attempts = 1;
-    return std::make_unique<kube::Client>(rest, options);
+    return std::make_unique<kube::Client>(emulator.rest_config(), options);
   }
 
   static void Must(const Result<json>& result) {
