@@ -123,8 +123,17 @@ std::string ExpandUrl(const std::string& url_template, const std::string& etcd,
   return url;
 }
 
-Executor::Executor(SeedAccess access, MigrationSpec spec)
-    : access_(std::move(access)), spec_(std::move(spec)) {}
+std::shared_ptr<EtcdSession> EtcdSessions::For(const std::string& etcd,
+                                               std::map<int, std::string> endpoints,
+                                               const http::ClientOptions& tls) {
+  std::shared_ptr<EtcdSession>& session = sessions_[etcd];
+  if (session == nullptr || session->endpoints() != endpoints)
+    session = std::make_shared<EtcdSession>(std::move(endpoints), tls);
+  return session;
+}
+
+Executor::Executor(SeedAccess access, MigrationSpec spec, EtcdSessions& sessions)
+    : access_(std::move(access)), spec_(std::move(spec)), sessions_(sessions) {}
 
 std::string Executor::PeerUrl(const std::string& etcd, int ordinal) const {
   return ExpandUrl(access_.etcd_peer_url, etcd, spec_.shoot_namespace, ordinal);
@@ -145,7 +154,7 @@ Result<std::vector<int>> Executor::LocalPods(const std::string& etcd) {
   return pods;
 }
 
-Result<std::unique_ptr<EtcdSession>> Executor::Connect(const std::string& etcd) {
+Result<std::shared_ptr<EtcdSession>> Executor::Connect(const std::string& etcd) {
   auto pods = LocalPods(etcd);
   if (!pods.ok())
     return pods.error();
@@ -154,7 +163,7 @@ Result<std::unique_ptr<EtcdSession>> Executor::Connect(const std::string& etcd) 
   std::map<int, std::string> endpoints;
   for (int ordinal : *pods)
     endpoints[ordinal] = ExpandUrl(access_.etcd_client_url, etcd, spec_.shoot_namespace, ordinal);
-  return std::make_unique<EtcdSession>(std::move(endpoints), access_.etcd_tls);
+  return sessions_.For(etcd, std::move(endpoints), access_.etcd_tls);
 }
 
 EtcdView Executor::Observe(const std::string& etcd, int done) {
@@ -397,7 +406,7 @@ const etcd::Member* FindMember(const std::vector<etcd::Member>& members,
 }  // namespace
 
 struct Executor::MemberLookup {
-  std::unique_ptr<EtcdSession> session;
+  std::shared_ptr<EtcdSession> session;
   std::vector<etcd::Member> members;
   std::string peer;                      // the step's member's peer URL
   const etcd::Member* member = nullptr;  // the step's member; null when not in the cluster

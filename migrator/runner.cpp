@@ -99,6 +99,7 @@ class Loop {
   bool prechecked_ = false;
   std::chrono::steady_clock::time_point last_publish_;
   std::string last_written_;
+  EtcdSessions etcd_sessions_;
 };
 
 bool Loop::Write(const SideStatus& status) {
@@ -199,7 +200,7 @@ Loop::Next Loop::Pass(Status* result) {
   }
   std::string fingerprint = FlowFingerprint(*flow);
   const int total = static_cast<int>(flow->size());
-  Executor executor(options_.access, *spec);
+  Executor executor(options_.access, *spec, etcd_sessions_);
   int done = std::max(mine.completed_steps, theirs.completed_steps);
   bool changed = false;
   Publish(mine, *spec, executor, done, &changed);
