@@ -79,7 +79,11 @@ Sample Sampler::Take() {
   std::vector<std::string> urls;
   for (const auto& [ordinal, url] : pods)
     urls.push_back(url);
-  etcd::Client client(urls, FastOptions());
+  if (client_ == nullptr || urls != client_urls_) {
+    client_ = std::make_unique<etcd::Client>(urls, FastOptions());
+    client_urls_ = urls;
+  }
+  etcd::Client& client = *client_;
   auto status_of = [&](const std::string& url) {
     Result<etcd::EndpointStatus> status = client.Status(url);
     if (!status.ok() && status.error().code() == ErrorCode::kTimeout)

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -59,6 +60,10 @@ class Sampler {
   const std::string etcd_;
   const PodDirectory pods_;
   const std::chrono::milliseconds interval_;
+  // Kept from sample to sample while the pods stay the same (sampler thread only): its pooled
+  // connections spare the members 20 connection setups per second each.
+  std::unique_ptr<etcd::Client> client_;
+  std::vector<std::string> client_urls_;
   mutable std::mutex mutex_;
   std::vector<Sample> samples_;
   std::string leader_url_;
