@@ -167,7 +167,8 @@ Writer::~Writer() {
 bool Writer::WriteOne(Clients& clients, WriteRecord& record) {
   std::string key = "/seedhop-lab/" + std::to_string(record.key);
   std::string value = "value-" + std::to_string(record.key);
-  auto deadline = record.started + give_up_;
+  // From when it is sent: a write held back behind a slow one still gets its full chance.
+  auto deadline = Clock::now() + give_up_;
   std::string attempts;  // what each attempt met, kept only for a slow write
   auto Ms = [](Clock::duration d) {
     return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
@@ -231,14 +232,14 @@ void Writer::WriteLoop(int worker, int workers) {
   for (int64_t n = worker; !stop_; n += workers) {
     WriteRecord record;
     record.key = n;
-    record.started = Clock::now();
+    record.started = next;
     WriteOne(clients, record);
     {
       std::lock_guard lock(mutex_);
       records_.push_back(record);
     }
     // A steady rate: a slow write delays this worker's next ones, which then go out back to
-    // back, as a client's queue would drain.
+    // back, as a client's queue would drain; each still counts its latency from when it was due.
     next += period;
     std::this_thread::sleep_until(next);
   }

@@ -75,8 +75,11 @@ class Sampler {
 // One write as the writer saw it.
 struct WriteRecord {
   int64_t key = 0;  // the n of "/seedhop-lab/<n>"
+  // When the write was due at the writer's steady rate, which is when it was sent unless an
+  // earlier slow write held it back. Latency counts from here, so a write that waited behind a
+  // stall carries that wait (no coordinated omission: the tail is what a client queue sees).
   std::chrono::steady_clock::time_point started;
-  std::chrono::microseconds latency{0};  // until acknowledged, retries included
+  std::chrono::microseconds latency{0};  // from `started` until acknowledged, retries included
   bool acknowledged = false;
   int attempts = 0;
 };

@@ -1,5 +1,6 @@
 // The lab's write-trace figures over hand-made traces: the longest stall and where it began, and
-// latency percentiles within a window; and the writer's record of a slow write, against real etcd.
+// latency percentiles within a window; and the writer's record of a slow write and of the writes
+// held back behind it, against real etcd.
 #include "test/lab/traffic.h"
 
 #include <gtest/gtest.h>
@@ -152,6 +153,45 @@ TEST(Writer, RetriesOnTheLeaderNamedNowNotOnTheNextPod) {
   // The silent pod would have held it for its 2 s timeout.
   EXPECT_LT(records[0].latency, std::chrono::milliseconds(1500));
   EXPECT_TRUE(writer.SlowWrites().empty());
+  EXPECT_EQ(writer.Verify().lost, 0);
+}
+
+TEST(Writer, AWriteHeldBackBehindASlowOneCountsItsLatencyFromWhenItWasDue) {
+  auto cluster = testing::EtcdCluster::Start({.members = 1});
+  ASSERT_TRUE(cluster.ok()) << cluster.error().message();
+  SilentMember silent;
+  ASSERT_FALSE(silent.url().empty());
+  const std::string live_url = (*cluster)->ClientUrl(0);
+  // 5 writes/s from kMinWriters workers: each writes every 800 ms. The first leader named (to
+  // worker 0, which starts first) is the silent member, which holds key 0 for the client's 2 s
+  // timeout, so the same worker's key 4, due at 800 ms, goes out at about 2 s.
+  static_assert(kMinWriters == 4);
+  std::atomic<int> asked{0};
+  Writer writer(
+      [&] {
+        return std::map<int, std::string>{{0, live_url}};
+      },
+      [&] { return asked++ == 0 ? silent.url() : live_url; }, 5, std::chrono::milliseconds(5000));
+  writer.Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+  writer.Stop();
+
+  std::vector<WriteRecord> records = writer.Records();
+  auto by_key = [&](int64_t key) {
+    return std::find_if(records.begin(), records.end(),
+                        [key](const WriteRecord& r) { return r.key == key; });
+  };
+  auto first = by_key(0);
+  auto held_back = by_key(4);
+  ASSERT_NE(first, records.end());
+  ASSERT_NE(held_back, records.end());
+  EXPECT_EQ(first->attempts, 2);
+  EXPECT_GE(first->latency, std::chrono::milliseconds(1900));
+  // Its one attempt was quick; the wait behind key 0 is what a client's queue would have seen.
+  EXPECT_TRUE(held_back->acknowledged);
+  EXPECT_EQ(held_back->attempts, 1);
+  EXPECT_EQ(held_back->started - first->started, std::chrono::milliseconds(800));
+  EXPECT_GE(held_back->latency, std::chrono::milliseconds(1000));
   EXPECT_EQ(writer.Verify().lost, 0);
 }
 
