@@ -89,27 +89,6 @@ std::string MissingFromStatefulSet(const json& sts, const plan::EtcdPlan& plan) 
 
 }  // namespace
 
-// An etcd client over this seed's pods of one etcd, with the endpoint of each pod.
-class EtcdSession {
- public:
-  EtcdSession(std::map<int, std::string> endpoints, const http::ClientOptions& tls)
-      : endpoints_(std::move(endpoints)), client_(Values(endpoints_), tls) {}
-
-  etcd::Client& client() { return client_; }
-  const std::map<int, std::string>& endpoints() const { return endpoints_; }
-
- private:
-  static std::vector<std::string> Values(const std::map<int, std::string>& map) {
-    std::vector<std::string> values;
-    for (const auto& [ordinal, url] : map)
-      values.push_back(url);
-    return values;
-  }
-
-  std::map<int, std::string> endpoints_;
-  etcd::Client client_;
-};
-
 std::string ExpandUrl(const std::string& url_template, const std::string& etcd,
                       const std::string& namespace_name, int ordinal) {
   std::string url = url_template;
@@ -123,16 +102,7 @@ std::string ExpandUrl(const std::string& url_template, const std::string& etcd,
   return url;
 }
 
-std::shared_ptr<EtcdSession> EtcdSessions::For(const std::string& etcd,
-                                               std::map<int, std::string> endpoints,
-                                               const http::ClientOptions& tls) {
-  std::shared_ptr<EtcdSession>& session = sessions_[etcd];
-  if (session == nullptr || session->endpoints() != endpoints)
-    session = std::make_shared<EtcdSession>(std::move(endpoints), tls);
-  return session;
-}
-
-Executor::Executor(SeedAccess access, MigrationSpec spec, EtcdSessions& sessions)
+Executor::Executor(SeedAccess access, MigrationSpec spec, etcd::Sessions& sessions)
     : access_(std::move(access)), spec_(std::move(spec)), sessions_(sessions) {}
 
 std::string Executor::PeerUrl(const std::string& etcd, int ordinal) const {
@@ -154,7 +124,7 @@ Result<std::vector<int>> Executor::LocalPods(const std::string& etcd) {
   return pods;
 }
 
-Result<std::shared_ptr<EtcdSession>> Executor::Connect(const std::string& etcd) {
+Result<std::shared_ptr<etcd::Session>> Executor::Connect(const std::string& etcd) {
   auto pods = LocalPods(etcd);
   if (!pods.ok())
     return pods.error();
@@ -406,7 +376,7 @@ const etcd::Member* FindMember(const std::vector<etcd::Member>& members,
 }  // namespace
 
 struct Executor::MemberLookup {
-  std::shared_ptr<EtcdSession> session;
+  std::shared_ptr<etcd::Session> session;
   std::vector<etcd::Member> members;
   std::string peer;                      // the step's member's peer URL
   const etcd::Member* member = nullptr;  // the step's member; null when not in the cluster

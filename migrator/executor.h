@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/etcd/sessions.h"
 #include "common/http/client.h"
 #include "common/kube/client.h"
 #include "common/result.h"
@@ -51,26 +52,10 @@ struct SeedAccess {
 std::string ExpandUrl(const std::string& url_template, const std::string& etcd,
                       const std::string& namespace_name, int ordinal);
 
-class EtcdSession;
-
-// This side's etcd clients by etcd name, kept from pass to pass while the pods they reach stay the
-// same: their pooled connections spare etcd a TLS handshake per observation and attempt, several
-// a second while a migration runs. Not thread-safe.
-class EtcdSessions {
- public:
-  // A client for `etcd` over `endpoints` (pod ordinal -> client URL): the one from the last call
-  // for `etcd` when that had the same endpoints, else a new one.
-  std::shared_ptr<EtcdSession> For(const std::string& etcd, std::map<int, std::string> endpoints,
-                                   const http::ClientOptions& tls);
-
- private:
-  std::map<std::string, std::shared_ptr<EtcdSession>> sessions_;
-};
-
 class Executor {
  public:
   // REQUIRES: `access`'s clients and `sessions` outlive the executor.
-  Executor(SeedAccess access, MigrationSpec spec, EtcdSessions& sessions);
+  Executor(SeedAccess access, MigrationSpec spec, etcd::Sessions& sessions);
 
   // Attempts `step` (owned by this side) once. `done` is the number of completed steps.
   Status Attempt(const FlowStep& step);
@@ -106,12 +91,13 @@ class Executor {
   // The ordinals of the pods of StatefulSet `etcd` on this seed (empty when it does not exist).
   Result<std::vector<int>> LocalPods(const std::string& etcd);
   // An etcd client over this seed's pods of `etcd`; kUnavailable when none runs here.
-  Result<std::shared_ptr<EtcdSession>> Connect(const std::string& etcd);
+  Result<std::shared_ptr<etcd::Session>> Connect(const std::string& etcd);
   std::string PeerUrl(const std::string& etcd, int ordinal) const;
 
   SeedAccess access_;
   MigrationSpec spec_;
-  EtcdSessions& sessions_;
+  // This side's etcd sessions, kept from pass to pass by the run loop.
+  etcd::Sessions& sessions_;
 };
 
 }  // namespace seedhop::migrator

@@ -99,7 +99,7 @@ class Loop {
   bool prechecked_ = false;
   std::chrono::steady_clock::time_point last_publish_;
   std::string last_written_;
-  EtcdSessions etcd_sessions_;
+  etcd::Sessions etcd_sessions_;
 };
 
 bool Loop::Write(const SideStatus& status) {

@@ -76,14 +76,8 @@ Sample Sampler::Take() {
   std::map<int, std::string> pods = pods_();
   if (pods.empty())
     return sample;
-  std::vector<std::string> urls;
-  for (const auto& [ordinal, url] : pods)
-    urls.push_back(url);
-  if (client_ == nullptr || urls != client_urls_) {
-    client_ = std::make_unique<etcd::Client>(urls, FastOptions());
-    client_urls_ = urls;
-  }
-  etcd::Client& client = *client_;
+  std::shared_ptr<etcd::Session> session = sessions_.For(etcd_, pods, FastOptions());
+  etcd::Client& client = session->client();
   auto status_of = [&](const std::string& url) {
     Result<etcd::EndpointStatus> status = client.Status(url);
     if (!status.ok() && status.error().code() == ErrorCode::kTimeout)

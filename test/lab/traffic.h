@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/etcd/client.h"
+#include "common/etcd/sessions.h"
 
 namespace seedhop::lab {
 
@@ -62,8 +63,7 @@ class Sampler {
   const std::chrono::milliseconds interval_;
   // Kept from sample to sample while the pods stay the same (sampler thread only): its pooled
   // connections spare the members 20 connection setups per second each.
-  std::unique_ptr<etcd::Client> client_;
-  std::vector<std::string> client_urls_;
+  etcd::Sessions sessions_;
   mutable std::mutex mutex_;
   std::vector<Sample> samples_;
   std::string leader_url_;

@@ -1,22 +1,22 @@
-// The executor's etcd sessions: kept from pass to pass while the pods they reach stay the same.
-#include "migrator/executor.h"
+// etcd sessions: kept from poll to poll while the pods they reach stay the same.
+#include "common/etcd/sessions.h"
 
 #include <gtest/gtest.h>
 
-namespace seedhop::migrator {
+namespace seedhop::etcd {
 namespace {
 
 const std::map<int, std::string> kThreePods = {
     {0, "http://etcd-main-0:2379"}, {1, "http://etcd-main-1:2379"}, {2, "http://etcd-main-2:2379"}};
 
-TEST(EtcdSessions, KeepsASessionWhileItsPodsStayTheSame) {
-  EtcdSessions sessions;
+TEST(Sessions, KeepsASessionWhileItsPodsStayTheSame) {
+  Sessions sessions;
   auto first = sessions.For("etcd-main", kThreePods, {});
   EXPECT_EQ(sessions.For("etcd-main", kThreePods, {}), first);
 }
 
-TEST(EtcdSessions, ReplacesTheSessionWhenThePodsChange) {
-  EtcdSessions sessions;
+TEST(Sessions, ReplacesTheSessionWhenThePodsChange) {
+  Sessions sessions;
   auto three = sessions.For("etcd-main", kThreePods, {});
   std::map<int, std::string> two = kThreePods;
   two.erase(2);
@@ -27,8 +27,8 @@ TEST(EtcdSessions, ReplacesTheSessionWhenThePodsChange) {
   EXPECT_EQ(three.use_count(), 1);
 }
 
-TEST(EtcdSessions, KeepsOneSessionPerEtcd) {
-  EtcdSessions sessions;
+TEST(Sessions, KeepsOneSessionPerEtcd) {
+  Sessions sessions;
   auto main = sessions.For("etcd-main", kThreePods, {});
   auto events = sessions.For("etcd-events", {{0, "http://etcd-events-0:2379"}}, {});
   EXPECT_NE(main, events);
@@ -37,4 +37,4 @@ TEST(EtcdSessions, KeepsOneSessionPerEtcd) {
 }
 
 }  // namespace
-}  // namespace seedhop::migrator
+}  // namespace seedhop::etcd
