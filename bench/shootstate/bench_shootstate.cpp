@@ -13,11 +13,14 @@
 #include "migrator/shootstate/codec.h"
 #include "migrator/shootstate/export.h"
 #include "migrator/shootstate/import.h"
+#include "test/support/kube_objects.h"
 
 namespace {
 
 using nlohmann::json;
 using seedhop::kube::ResourceRef;
+using seedhop::testing::NamespaceObject;
+using seedhop::testing::PreservingCrd;
 namespace ss = seedhop::migrator::shootstate;
 
 constexpr char kSeedNs[] = "shoot--bench--s";
@@ -47,25 +50,14 @@ bool Check(const seedhop::Result<T>& result, const char* what) {
   return result.ok();
 }
 
-json Namespace(const std::string& name) {
-  return {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}};
-}
-
 // Creates the namespaces, the ShootState CRD and `count` persisted Secrets on emulator A.
 bool Load(seedhop::kube::Client& a, int count, size_t bytes) {
   const ResourceRef namespaces{"", "v1", "namespaces", ""};
   const ResourceRef crds{"apiextensions.k8s.io", "v1", "customresourcedefinitions", ""};
-  json crd = {{"apiVersion", "apiextensions.k8s.io/v1"},
-              {"kind", "CustomResourceDefinition"},
-              {"metadata", {{"name", "shootstates.core.gardener.cloud"}}},
-              {"spec",
-               {{"group", "core.gardener.cloud"},
-                {"names", {{"kind", "ShootState"}, {"plural", "shootstates"}}},
-                {"scope", "Namespaced"},
-                {"versions", {{{"name", "v1beta1"}, {"served", true}, {"storage", true}}}}}}};
+  json crd = PreservingCrd("core.gardener.cloud", "v1beta1", "ShootState", "shootstates");
   if (!Check(a.Create(crds, crd), "create CRD") ||
-      !Check(a.Create(namespaces, Namespace(kSeedNs)), "create namespace") ||
-      !Check(a.Create(namespaces, Namespace(kGardenNs)), "create namespace")) {
+      !Check(a.Create(namespaces, NamespaceObject(kSeedNs)), "create namespace") ||
+      !Check(a.Create(namespaces, NamespaceObject(kGardenNs)), "create namespace")) {
     return false;
   }
   std::mt19937 rng(42);
@@ -88,7 +80,7 @@ int RunBaseline(seedhop::kube::Client& a, seedhop::kube::Client& b) {
   auto list = a.ListAll({"", "v1", "secrets", kSeedNs}, {});
   if (!Check(list, "list"))
     return 1;
-  if (!Check(b.Create({"", "v1", "namespaces", ""}, Namespace(kSeedNs)), "create namespace"))
+  if (!Check(b.Create({"", "v1", "namespaces", ""}, NamespaceObject(kSeedNs)), "create namespace"))
     return 1;
   const ResourceRef target{"", "v1", "secrets", kSeedNs};
   for (const auto& item : (*list)["items"]) {
