@@ -240,7 +240,7 @@ void Writer::WriteLoop(int worker, int workers) {
 }
 
 void Writer::Start() {
-  const int workers = std::clamp(rate_ / 100, kMinWriters, 16);
+  const int workers = std::clamp(rate_ / kWritesPerWriter, kMinWriters, kMaxWriters);
   for (int worker = 0; worker < workers; ++worker)
     threads_.emplace_back([this, worker, workers] { WriteLoop(worker, workers); });
 }

@@ -88,6 +88,11 @@ struct WriteRecord {
 // restarting and replaying its log, one going away) stops all writing, a stall of the lab's
 // client that kube-apiserver, with its many concurrent requests, does not have.
 inline constexpr int kMinWriters = 4;
+// One writer per this many writes/s, so each may take 1/25 s (40 ms) per write before its next
+// one is late. Latency counts from when a write was due, so too few writers would measure the
+// writer's own queue: kube-apiserver's etcd client does not make a write wait for the one before.
+inline constexpr int kWritesPerWriter = 25;
+inline constexpr int kMaxWriters = 64;
 
 // Writes slower than this are kept with what each attempt met (Writer::SlowWrites).
 inline constexpr std::chrono::milliseconds kSlowWrite{500};
@@ -104,8 +109,8 @@ struct VerifyResult {
 using LeaderDirectory = std::function<std::string()>;
 
 // Writes keys "/seedhop-lab/<n>" = "value-<n>" at `rate` per second until Stop(), from one
-// thread per 100 writes/s (at least kMinWriters, at most 16), each at its share of the rate, so
-// that one slow write does not hold the others back, as kube-apiserver's many clients do not
+// thread per kWritesPerWriter writes/s (kMinWriters to kMaxWriters), each at its share of the rate,
+// so that one slow write does not hold the others back, as kube-apiserver's many clients do not
 // wait for each other. Each write goes to the member `leader` names (any pod when it names none;
 // `leader` may be empty) and is retried until it is acknowledged or `give_up` passes (then it
 // counts as failed, not lost: it was never acknowledged): on the leader named then, when that is
