@@ -15,6 +15,7 @@
 # With SEEDHOP_BENCH_PERF=1 it then profiles the webhook under one more load run (perf record)
 # and prints where the CPU time goes. SEEDHOP_BENCH_JQ=FILTER rewrites the review first (e.g.
 # '.request.oldObject = null' to see what decoding the old object costs).
+# SEEDHOP_BENCH_WEBHOOK_FLAGS adds flags to the webhook's command line (e.g. '--threads 1').
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -90,9 +91,10 @@ spec:
 PLAN
 
 webhook_port="$(free_port)"
+read -ra webhook_flags <<<"${SEEDHOP_BENCH_WEBHOOK_FLAGS:-}"
 "$webhook_bin" --address 127.0.0.1 --port "$webhook_port" --cert-file "$work/tls.crt" \
   --key-file "$work/tls.key" --kubeconfig "$work/kubeconfig" --log-level warn \
-  2>"$work/webhook.log" &
+  "${webhook_flags[@]}" 2>"$work/webhook.log" &
 webhook_pid=$!
 pids+=("$webhook_pid")
 wait_for "seedhop-webhook" curl -sf --cacert "$work/ca.crt" "https://127.0.0.1:$webhook_port/readyz"
@@ -136,14 +138,28 @@ run_wrk() { # run_wrk PORT [PATH] -> SEEDHOP_RESULT line
     wrk -t2 -c32 -d"$duration" --latency \
     -s "$here/post-review.lua" "https://127.0.0.1:$1" | tee -a "$work/wrk.log" | grep SEEDHOP_RESULT
 }
-measure() { # measure PORT PATH PID... -> SEEDHOP_RESULT line with cpu_us_per_req=
-  local port="$1" path="$2" before after line
+machine_ticks() { awk '$1 == "cpu" {print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6}' /proc/stat; } # total idle
+switches() { # switches PID...: context switches of all their threads, voluntary and not
+  cat "${@/#//proc/}"/task/*/status 2>/dev/null |
+    awk '/^(non)?voluntary_ctxt_switches:/ {s += $2} END {print s}'
+}
+measure() { # measure PORT PATH PID... -> SEEDHOP_RESULT line with cpu_us_per_req= and more
+  local port="$1" path="$2" before after line machine_before machine_after switches_before n
   shift 2
   before="$(cpu_ticks "$@")"
+  machine_before="$(machine_ticks)"
+  switches_before="$(switches "$@")"
   line="$(run_wrk "$port" "$path")"
   after="$(cpu_ticks "$@")"
-  echo "$line cpu_us_per_req=$(awk -v t="$((after - before))" -v hz="$clk_tck" \
-    -v n="$(field requests "$line")" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')"
+  machine_after="$(machine_ticks)"
+  n="$(field requests "$line")"
+  # machine_idle_pct: how much of both cores nobody used (the load is CPU-bound when it is ~0);
+  # switches_per_req: the server's context switches per request (sleeps and preemptions).
+  echo "$line cpu_us_per_req=$(awk -v t="$((after - before))" -v hz="$clk_tck" -v n="$n" \
+    'BEGIN {printf "%.1f", t * 1e6 / hz / n}') machine_idle_pct=$(awk -v a="$machine_before" \
+    -v b="$machine_after" 'BEGIN {split(a, x, " "); split(b, y, " ");
+      printf "%.1f", (y[2] - x[2]) * 100 / (y[1] - x[1])}') switches_per_req=$(awk \
+    -v s="$(($(switches "$@") - switches_before))" -v n="$n" 'BEGIN {printf "%.2f", s / n}')"
 }
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
