@@ -110,14 +110,23 @@ Result<Loaded> Load(kube::Client& garden, const GardenTarget& target) {
                 std::move(source).value(), std::move(target_status).value()};
 }
 
+// What PatchSpec returns when the object changed since it was loaded: WithGarden loads it again
+// and the command decides again on what it finds.
+constexpr int kChangedMeanwhile = -1;
+// How often an operator command decides again before giving up; the migrators write status
+// several times a second during a move, so one conflict is common and several in a row are not.
+constexpr int kDecisions = 5;
+
 // Writes spec changes with the object's resourceVersion as precondition: an operator command
-// never overwrites a concurrent change.
+// never overwrites a concurrent change (kChangedMeanwhile instead).
 int PatchSpec(kube::Client& garden, const GardenTarget& target, const Loaded& loaded,
               const json& spec_patch, const std::string& done_message) {
   json patch = {{"metadata", {{"resourceVersion", loaded.object["metadata"]["resourceVersion"]}}},
                 {"spec", spec_patch}};
   auto patched = garden.Patch(LiveMigrations(target.garden_namespace), target.name,
                               kube::PatchType::kMerge, patch);
+  if (!patched.ok() && patched.error().code() == ErrorCode::kConflict)
+    return kChangedMeanwhile;
   if (!patched.ok()) {
     std::fprintf(stderr, "%s\n", patched.error().message().c_str());
     return 1;
@@ -139,13 +148,21 @@ int WithGarden(const std::vector<std::string>& args, const std::string& usage,
   if (!config.ok())
     return UsageError(config.error().message());
   kube::Client garden(*config);
-  auto loaded = Load(garden, *target);
-  if (!loaded.ok()) {
-    std::fprintf(stderr, "livemigration %s/%s: %s\n", target->garden_namespace.c_str(),
-                 target->name.c_str(), loaded.error().message().c_str());
-    return 1;
+  for (int decision = 0; decision < kDecisions; ++decision) {
+    auto loaded = Load(garden, *target);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "livemigration %s/%s: %s\n", target->garden_namespace.c_str(),
+                   target->name.c_str(), loaded.error().message().c_str());
+      return 1;
+    }
+    int code = body(flags, garden, *target, *loaded);
+    if (code != kChangedMeanwhile)
+      return code;
   }
-  return body(flags, garden, *target, *loaded);
+  std::fprintf(stderr,
+               "livemigration %s/%s: changed by someone else %d times in a row; nothing written\n",
+               target->garden_namespace.c_str(), target->name.c_str(), kDecisions);
+  return 1;
 }
 
 }  // namespace
