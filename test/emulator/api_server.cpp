@@ -280,6 +280,8 @@ http::Response ApiServer::Handle(const http::Request& request) {
     return RequestTooLarge(options_.max_request_bytes);
   }
   try {
+    if (options_.before_request)
+      options_.before_request(request);
     return Route(request);
   } catch (const std::exception& e) {
     // A handler bug must not take the emulator down; answer like kube-apiserver's panic guard.

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <shared_mutex>
 #include <string>
@@ -27,6 +28,9 @@ struct ApiServerOptions {
   std::chrono::milliseconds bookmark_interval{10000};
   // How webhooks are called; empty: DefaultWebhookTransport().
   WebhookTransport webhook_transport;
+  // Called with every authenticated request before it is served, on the serving thread. Tests
+  // use it to slip a concurrent write in between a client's read and its write, deterministically.
+  std::function<void(const http::Request&)> before_request;
 };
 
 // Thread-safe.

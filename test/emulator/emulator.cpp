@@ -14,6 +14,7 @@ Emulator::Emulator(EmulatorOptions options) : options_(std::move(options)) {
   api.token = options_.token;
   api.store.history_limit = options_.watch_history;
   api.bookmark_interval = options_.bookmark_interval;
+  api.before_request = options_.before_request;
   api_ = std::make_unique<ApiServer>(std::move(api));
 }
 

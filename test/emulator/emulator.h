@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -24,6 +25,8 @@ struct EmulatorOptions {
   // Changes kept for watches; tests shrink it to force 410 Expired.
   size_t watch_history = 10000;
   std::chrono::milliseconds bookmark_interval{10000};
+  // See ApiServerOptions::before_request.
+  std::function<void(const http::Request&)> before_request;
 };
 
 class Emulator {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 #include "common/kube/client.h"
@@ -133,7 +134,36 @@ class RuntimeTest : public ::testing::Test {
     return testing::RunShell(command);
   }
 
-  emulator::Emulator garden_emulator_{{}};
+  // From now on, `change` runs on the garden's stored LiveMigration right before each PATCH of
+  // it is served: a write that lands between a command's read and its patch, every time.
+  void ChangeBeforeEachPatch(std::function<void(json&)> change) {
+    std::lock_guard lock(before_patch_mutex_);
+    before_patch_ = std::move(change);
+  }
+
+  int patches_seen() {
+    std::lock_guard lock(before_patch_mutex_);
+    return patches_seen_;
+  }
+
+  std::mutex before_patch_mutex_;
+  std::function<void(json&)> before_patch_;
+  int patches_seen_ = 0;
+
+  emulator::Emulator garden_emulator_{{.before_request = [this](const http::Request& request) {
+    if (request.method != "PATCH" || !request.path.ends_with("/livemigrations/a"))
+      return;
+    std::lock_guard lock(before_patch_mutex_);
+    ++patches_seen_;
+    if (!before_patch_)
+      return;
+    auto& store = garden_emulator_.api().store();
+    auto stored = store.Get("seedhop.io/livemigrations", kGardenNs, "a");
+    ASSERT_TRUE(stored.ok());
+    json changed = (*stored)->object;
+    before_patch_(changed);
+    ASSERT_TRUE(store.Update("seedhop.io/livemigrations", std::move(changed)).ok());
+  }}};
   emulator::Emulator source_emulator_{{}};
   emulator::Emulator target_emulator_{{}};
   std::unique_ptr<kube::Client> garden_, source_, target_;
@@ -265,6 +295,51 @@ TEST_F(RuntimeTest, ResumeRetriesTheHaltedStep) {
   }
   EXPECT_EQ(resumed, 1);
   EXPECT_EQ(failed, 2);
+}
+
+TEST_F(RuntimeTest, ResumeDecidesAgainWhenTheMigrationChangedSinceItWasRead) {
+  Must(garden_->Create(LiveMigrations(kGardenNs), Migration(600)));
+  // Another operator's resume lands first, once: ours must count on top of it, not overwrite it.
+  bool changed_once = false;
+  ChangeBeforeEachPatch([&](json& o) {
+    if (!changed_once)
+      o["spec"]["resumeRequest"] = 1;
+    changed_once = true;
+  });
+  auto [code, text] = Cli("resume -n garden-dev a");
+  EXPECT_EQ(code, 0) << text;
+  EXPECT_EQ(patches_seen(), 2);
+  EXPECT_EQ(Object()["spec"]["resumeRequest"], 2) << text;
+}
+
+TEST_F(RuntimeTest, AbortDecidesAgainAndRefusesWhenTheMoveStartedMeanwhile) {
+  Must(garden_->Create(LiveMigrations(kGardenNs), Migration(600)));
+  // Between the command's read and its patch the source reaches the etcd move.
+  ChangeBeforeEachPatch([](json& o) { o["status"]["source"]["completedSteps"] = 5; });
+  auto [code, text] = Cli("abort -n garden-dev a");
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(text.find("abort refused"), std::string::npos) << text;
+  EXPECT_EQ(patches_seen(), 1);
+  EXPECT_FALSE(Object()["spec"].contains("abortRequested")) << Object().dump(2);
+}
+
+TEST_F(RuntimeTest, ACommandThatKeepsLosingTheRaceGivesUpWithoutWriting) {
+  Must(garden_->Create(LiveMigrations(kGardenNs), Migration(600)));
+  ChangeBeforeEachPatch([](json& o) {
+    o["metadata"]["annotations"]["example.com/writes"] = std::to_string(
+        std::stoi(
+            o["metadata"].value("annotations", json::object()).value("example.com/writes", "0")) +
+        1);
+  });
+  auto [code, text] = Cli("resume -n garden-dev a");
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(text.find("changed by someone else 5 times in a row; nothing written"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(patches_seen(), 5);
+  json object = Object();
+  EXPECT_FALSE(object["spec"].contains("resumeRequest")) << object.dump(2);
+  EXPECT_EQ(object["metadata"]["annotations"]["example.com/writes"], "5");
 }
 
 TEST_F(RuntimeTest, AbortBeforeTheEtcdMoveUndoesBothSeeds) {
