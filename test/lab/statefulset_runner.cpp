@@ -720,6 +720,10 @@ Status SeedRunner::StartContainer(PodRecord& pod, const MemberView& view) {
       // election bumps the term and deposes a healthy leader: write stalls a landscape does not
       // see.
       "--pre-vote=true",
+      // etcd-druid's value (internal/component/configmap/etcdconfig.go; the shared reference
+      // etcd-main-config-cm.druid.synth.yaml), not etcd's 100,000: a restarted member replays at
+      // most this many entries from its WAL, and a learner far behind gets a snapshot.
+      "--snapshot-count=10000",
       "--logger=zap",
       "--log-outputs=stderr",
   };
