@@ -139,9 +139,10 @@ run_wrk() { # run_wrk PORT [PATH] -> SEEDHOP_RESULT line
     -s "$here/post-review.lua" "https://127.0.0.1:$1" | tee -a "$work/wrk.log" | grep SEEDHOP_RESULT
 }
 machine_ticks() { awk '$1 == "cpu" {print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6}' /proc/stat; } # total idle
-switches() { # switches PID...: context switches of all their threads, voluntary and not
+switches() { # switches PID...: "VOLUNTARY NONVOLUNTARY" context switches of all their threads
   cat "${@/#//proc/}"/task/*/status 2>/dev/null |
-    awk '/^(non)?voluntary_ctxt_switches:/ {s += $2} END {print s}'
+    awk '/^voluntary_ctxt_switches:/ {v += $2} /^nonvoluntary_ctxt_switches:/ {n += $2}
+      END {print v + 0, n + 0}'
 }
 measure() { # measure PORT PATH PID... -> SEEDHOP_RESULT line with cpu_us_per_req= and more
   local port="$1" path="$2" before after line machine_before machine_after switches_before n
@@ -154,12 +155,14 @@ measure() { # measure PORT PATH PID... -> SEEDHOP_RESULT line with cpu_us_per_re
   machine_after="$(machine_ticks)"
   n="$(field requests "$line")"
   # machine_idle_pct: how much of both cores nobody used (the load is CPU-bound when it is ~0);
-  # switches_per_req: the server's context switches per request (sleeps and preemptions).
+  # sleeps_per_req: the server's voluntary context switches per request (it waited for work);
+  # preemptions_per_req: the involuntary ones (the scheduler gave its core to someone else).
   echo "$line cpu_us_per_req=$(awk -v t="$((after - before))" -v hz="$clk_tck" -v n="$n" \
     'BEGIN {printf "%.1f", t * 1e6 / hz / n}') machine_idle_pct=$(awk -v a="$machine_before" \
     -v b="$machine_after" 'BEGIN {split(a, x, " "); split(b, y, " ");
-      printf "%.1f", (y[2] - x[2]) * 100 / (y[1] - x[1])}') switches_per_req=$(awk \
-    -v s="$(($(switches "$@") - switches_before))" -v n="$n" 'BEGIN {printf "%.2f", s / n}')"
+      printf "%.1f", (y[2] - x[2]) * 100 / (y[1] - x[1])}') $(awk -v a="$switches_before" \
+    -v b="$(switches "$@")" -v n="$n" 'BEGIN {split(a, x, " "); split(b, y, " ");
+      printf "sleeps_per_req=%.2f preemptions_per_req=%.2f", (y[1] - x[1]) / n, (y[2] - x[2]) / n}')"
 }
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
