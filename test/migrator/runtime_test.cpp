@@ -157,12 +157,14 @@ class RuntimeTest : public ::testing::Test {
     ++patches_seen_;
     if (!before_patch_)
       return;
+    // The emulator's storage key: group/resource (ResourceInfo::StorageKey).
+    const std::string key = "seedhop.io/livemigrations";
     auto& store = garden_emulator_.api().store();
-    auto stored = store.Get("seedhop.io/livemigrations", kGardenNs, "a");
+    auto stored = store.Get(key, kGardenNs, "a");
     ASSERT_TRUE(stored.ok());
     json changed = (*stored)->object;
     before_patch_(changed);
-    ASSERT_TRUE(store.Update("seedhop.io/livemigrations", std::move(changed)).ok());
+    ASSERT_TRUE(store.Update(key, std::move(changed)).ok());
   }}};
   emulator::Emulator source_emulator_{{}};
   emulator::Emulator target_emulator_{{}};
