@@ -26,6 +26,95 @@ constexpr std::array<bool, 256> kPlainStringByte = [] {
   return table;
 }();
 
+// The value of the four hex digits at `p`; -1 when they are not.
+int HexValue(const char* p) {
+  int value = 0;
+  for (int i = 0; i < 4; ++i) {
+    char c = p[i];
+    int digit;
+    if (c >= '0' && c <= '9') {
+      digit = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      digit = c - 'a' + 10;
+    } else if (c >= 'A' && c <= 'F') {
+      digit = c - 'A' + 10;
+    } else {
+      return -1;
+    }
+    value = value * 16 + digit;
+  }
+  return value;
+}
+
+// Appends `code` to `out` as UTF-8.
+void AppendUtf8(uint32_t code, std::string& out) {
+  auto byte = [&out](uint32_t value) { out += static_cast<char>(value); };
+  if (code < 0x80) {
+    byte(code);
+  } else if (code < 0x800) {
+    byte(0xC0 | (code >> 6));
+    byte(0x80 | (code & 0x3F));
+  } else if (code < 0x10000) {
+    byte(0xE0 | (code >> 12));
+    byte(0x80 | ((code >> 6) & 0x3F));
+    byte(0x80 | (code & 0x3F));
+  } else {
+    byte(0xF0 | (code >> 18));
+    byte(0x80 | ((code >> 12) & 0x3F));
+    byte(0x80 | ((code >> 6) & 0x3F));
+    byte(0x80 | (code & 0x3F));
+  }
+}
+
+// The content of the valid string literal `quoted`, escapes decoded as nlohmann's lexer does.
+std::string Unquote(std::string_view quoted, bool escaped) {
+  std::string_view text = quoted.substr(1, quoted.size() - 2);
+  if (!escaped)
+    return std::string(text);
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\\') {
+      out += text[i];
+      continue;
+    }
+    char c = text[++i];
+    switch (c) {
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'u': {
+        auto code = static_cast<uint32_t>(HexValue(text.data() + i + 1));
+        i += 4;
+        if (code >= 0xD800 && code <= 0xDBFF) {
+          // String() checked that an escaped low surrogate follows.
+          auto low = static_cast<uint32_t>(HexValue(text.data() + i + 3));
+          i += 6;
+          code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+        }
+        AppendUtf8(code, out);
+        break;
+      }
+      default:  // '"', '\\', '/'
+        out += c;
+        break;
+    }
+  }
+  return out;
+}
+
 // A recursive-descent scanner over the whole text. Recursion is bounded by max_depth. The
 // grammar, the string checks and the number range check follow nlohmann::json's lexer
 // (nlohmann/detail/input/lexer.hpp, 3.11: scan_string, scan_number, skip_bom), so that a text is
@@ -33,17 +122,19 @@ constexpr std::array<bool, 256> kPlainStringByte = [] {
 // test/fuzz/admission_fuzz.cpp checks that on every input.
 class Scanner {
  public:
-  Scanner(std::string_view text, size_t max_depth)
+  Scanner(std::string_view text, size_t max_depth, std::span<std::string_view> captures)
       : begin_(text.data()),
         p_(text.data()),
         end_(text.data() + text.size()),
-        max_depth_(max_depth) {}
+        max_depth_(max_depth),
+        captures_(captures) {}
 
   PrunedJson Parse(const JsonFilter& filter) {
     PrunedJson out;
     if (end_ - p_ >= 3 && p_[0] == '\xEF' && p_[1] == '\xBB' && p_[2] == '\xBF')
       p_ += 3;
     SkipWhitespace();
+    ClearCaptures(filter);
     if (Value(&filter, &out.value)) {
       SkipWhitespace();
       // Stricter than nlohmann's lexer, which reads a NUL byte as the end of the input and
@@ -131,10 +222,11 @@ class Scanner {
   }
 
   // With `out`, builds the members `filter` selects (all of them when it is `whole`) into `out`;
-  // otherwise validates.
+  // otherwise validates, capturing what `filter` says to capture.
   bool Object(const JsonFilter* filter, json* out) {
     if (out != nullptr)
       *out = json::object();
+    bool selective = filter != nullptr && !filter->whole;
     bool more;
     if (!Open('}', &more))
       return false;
@@ -151,9 +243,9 @@ class Scanner {
       if (out != nullptr && filter->whole) {
         member = filter;
         slot = &(*out)[Unquote(quoted, escaped)];
-      } else if (out != nullptr) {
+      } else if (selective) {
         member = Find(*filter, quoted, escaped);
-        if (member != nullptr)
+        if (member != nullptr && member->capture < 0 && out != nullptr)
           slot = &(*out)[std::string(member->name)];
       }
       SkipWhitespace();
@@ -161,12 +253,32 @@ class Scanner {
         return Fail(JsonPruneError::kSyntax);
       ++p_;
       SkipWhitespace();
+      const char* value_start = p_;
       // operator[] on a repeated name returns the earlier value, which Value overwrites: the
-      // last one wins.
-      if (!Value(member, slot) || !Next('}', &more))
+      // last one wins. Captures inside it are cleared for the same reason.
+      if (selective && member != nullptr)
+        ClearCaptures(*member);
+      if (!Value(member, slot))
+        return false;
+      if (member != nullptr && member->capture >= 0) {
+        captures_[static_cast<size_t>(member->capture)] =
+            std::string_view(value_start, static_cast<size_t>(p_ - value_start));
+      }
+      if (!Next('}', &more))
         return false;
     }
     return true;
+  }
+
+  // Marks everything `filter` captures inside its value as absent.
+  void ClearCaptures(const JsonFilter& filter) {
+    if (filter.whole)
+      return;
+    for (const JsonFilter& member : filter.members) {
+      if (member.capture >= 0)
+        captures_[static_cast<size_t>(member.capture)] = {};
+      ClearCaptures(member);
+    }
   }
 
   // The member filter for the quoted key `quoted`, or null when `filter` does not select it.
@@ -217,74 +329,6 @@ class Scanner {
     if (out != nullptr)
       *out = Unquote(std::string_view(start, static_cast<size_t>(p_ - start)), escaped);
     return true;
-  }
-
-  // The content of the valid string literal `quoted`, escapes decoded as nlohmann's lexer does.
-  static std::string Unquote(std::string_view quoted, bool escaped) {
-    std::string_view text = quoted.substr(1, quoted.size() - 2);
-    if (!escaped)
-      return std::string(text);
-    std::string out;
-    out.reserve(text.size());
-    for (size_t i = 0; i < text.size(); ++i) {
-      if (text[i] != '\\') {
-        out += text[i];
-        continue;
-      }
-      char c = text[++i];
-      switch (c) {
-        case 'b':
-          out += '\b';
-          break;
-        case 'f':
-          out += '\f';
-          break;
-        case 'n':
-          out += '\n';
-          break;
-        case 'r':
-          out += '\r';
-          break;
-        case 't':
-          out += '\t';
-          break;
-        case 'u': {
-          auto code = static_cast<uint32_t>(HexValue(text.data() + i + 1));
-          i += 4;
-          if (code >= 0xD800 && code <= 0xDBFF) {
-            // String() checked that an escaped low surrogate follows.
-            auto low = static_cast<uint32_t>(HexValue(text.data() + i + 3));
-            i += 6;
-            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
-          }
-          AppendUtf8(code, out);
-          break;
-        }
-        default:  // '"', '\\', '/'
-          out += c;
-          break;
-      }
-    }
-    return out;
-  }
-
-  static void AppendUtf8(uint32_t code, std::string& out) {
-    auto byte = [&out](uint32_t value) { out += static_cast<char>(value); };
-    if (code < 0x80) {
-      byte(code);
-    } else if (code < 0x800) {
-      byte(0xC0 | (code >> 6));
-      byte(0x80 | (code & 0x3F));
-    } else if (code < 0x10000) {
-      byte(0xE0 | (code >> 12));
-      byte(0x80 | ((code >> 6) & 0x3F));
-      byte(0x80 | (code & 0x3F));
-    } else {
-      byte(0xF0 | (code >> 18));
-      byte(0x80 | ((code >> 12) & 0x3F));
-      byte(0x80 | ((code >> 6) & 0x3F));
-      byte(0x80 | (code & 0x3F));
-    }
   }
 
   // Advances p_ to the next byte that is not plain string content (or to the end). Strings are
@@ -382,26 +426,6 @@ class Scanner {
       return -1;
     int value = HexValue(p_);
     p_ += 4;
-    return value;
-  }
-
-  // The value of the four hex digits at `p`; -1 when they are not.
-  static int HexValue(const char* p) {
-    int value = 0;
-    for (int i = 0; i < 4; ++i) {
-      char c = p[i];
-      int digit;
-      if (c >= '0' && c <= '9') {
-        digit = c - '0';
-      } else if (c >= 'a' && c <= 'f') {
-        digit = c - 'a' + 10;
-      } else if (c >= 'A' && c <= 'F') {
-        digit = c - 'A' + 10;
-      } else {
-        return -1;
-      }
-      value = value * 16 + digit;
-    }
     return value;
   }
 
@@ -518,14 +542,22 @@ class Scanner {
   const char* end_;
   size_t max_depth_;
   size_t depth_ = 0;
+  std::span<std::string_view> captures_;
   JsonPruneError error_ = JsonPruneError::kNone;
   const char* error_at_ = nullptr;
 };
 
 }  // namespace
 
-PrunedJson ParsePrunedJson(std::string_view text, const JsonFilter& filter, size_t max_depth) {
-  return Scanner(text, max_depth).Parse(filter);
+PrunedJson ParsePrunedJson(std::string_view text, const JsonFilter& filter, size_t max_depth,
+                           std::span<std::string_view> captures) {
+  return Scanner(text, max_depth, captures).Parse(filter);
+}
+
+std::optional<std::string> CapturedString(std::string_view capture) {
+  if (!capture.starts_with('"'))
+    return std::nullopt;
+  return Unquote(capture, capture.find('\\') != std::string_view::npos);
 }
 
 }  // namespace seedhop::webhook

@@ -5,7 +5,9 @@
 //   - the patched object is a fixed point (deciding again yields no patch);
 //   - the pruned decode agrees with nlohmann::json's full parse: the body is refused as "not
 //     valid JSON" exactly when nlohmann refuses it (or it holds a NUL byte), and deciding on the
-//     whole object gives the same answer as deciding on the parts the policy's filter built.
+//     whole object gives the same answer as deciding on the parts the policy's filter built;
+//   - the request's own fields, which the decoder reads as captured text, are what nlohmann reads
+//     (duplicate members, escapes and all).
 // Build: cmake -DSEEDHOP_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ ... --target admission_fuzz
 // Run:   admission_fuzz -dict=test/fuzz/admission.dict NEW_DIR test/fuzz/corpus/admission
 #include <cstdint>
@@ -76,6 +78,38 @@ bool IsJson(std::string_view body) {
   return json::accept(body) && body.find('\0') == std::string_view::npos;
 }
 
+// The string nlohmann reads at request[key]: "" when absent or null. Requires a decoded request,
+// whose fields were checked to be strings.
+std::string StringAt(const json& object, const char* key) {
+  auto it = object.find(key);
+  return it == object.end() || it->is_null() ? std::string() : it->get<std::string>();
+}
+
+void CheckSameFields(const AdmissionRequest& decoded, const json& review) {
+  const json& request = review["request"];
+  Check(ReviewApiVersion(decoded.version) == StringAt(review, "apiVersion"), "apiVersion read");
+  Check(decoded.uid == StringAt(request, "uid"), "uid read as nlohmann reads it");
+  Check(decoded.kind.group == StringAt(request["kind"], "group") &&
+            decoded.kind.version == StringAt(request["kind"], "version") &&
+            decoded.kind.kind == StringAt(request["kind"], "kind"),
+        "kind read as nlohmann reads it");
+  Check(decoded.resource.group == StringAt(request["resource"], "group") &&
+            decoded.resource.version == StringAt(request["resource"], "version") &&
+            decoded.resource.resource == StringAt(request["resource"], "resource"),
+        "resource read as nlohmann reads it");
+  Check(decoded.sub_resource == StringAt(request, "subResource") &&
+            decoded.name == StringAt(request, "name") &&
+            decoded.namespace_name == StringAt(request, "namespace") &&
+            OperationName(decoded.operation) == StringAt(request, "operation"),
+        "names and operation read as nlohmann reads them");
+  auto dry_run = request.find("dryRun");
+  Check(decoded.dry_run == (dry_run != request.end() && *dry_run == true),
+        "dryRun read as nlohmann reads it");
+  Check(
+      decoded.has_old_object == (request.contains("oldObject") && request["oldObject"].is_object()),
+      "oldObject's type read as nlohmann reads it");
+}
+
 // The decision on the whole object as sent must be the decision on the pruned one, patch and all.
 void CheckSameDecision(const AdmissionRequest& pruned, const json& sent, const EtcdPlan& plan) {
   AdmissionRequest whole = pruned;
@@ -103,13 +137,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   Check(IsJson(body), "decoded bodies are JSON");
   const AdmissionRequest& request = *decoded;
+  json review = json::parse(body);
+  CheckSameFields(request, review);
 
   EtcdDecision without_plan = DecideEtcdMutation(request, nullptr);
   Check(without_plan.patch.empty(), "no plan, no patch");
   CheckResponse(request, without_plan);
 
   EtcdPlan plan = PlanFor(request, size);
-  json sent = request.object.is_object() ? json::parse(body)["request"]["object"] : json();
+  json sent = request.object.is_object() ? review["request"]["object"] : json();
   if (sent.is_object())
     CheckSameDecision(request, sent, plan);
   EtcdDecision decision = DecideEtcdMutation(request, &plan);

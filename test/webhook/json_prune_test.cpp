@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace seedhop::webhook {
@@ -172,6 +174,69 @@ TEST(JsonPruneTest, ValidatesSkippedParts) {
   EXPECT_EQ(ParsePrunedJson(R"({"inner":{"drop":1e999}})", kFilter, 128).error,
             JsonPruneError::kNumberOutOfRange);
   EXPECT_EQ(ParsePrunedJson(R"({"other":[[[1]]]})", kFilter, 3).error, JsonPruneError::kTooDeep);
+}
+
+// Captures: a member read as text, an object captured with a member inside it, and a built member
+// beside them.
+enum : int { kCapturedName, kCapturedMeta, kCapturedUid, kCaptureCount };
+constexpr JsonFilter kMetaMembers[] = {{"uid", true, {}, kCapturedUid}};
+constexpr JsonFilter kCapturingMembers[] = {{"name", true, {}, kCapturedName},
+                                            {"meta", false, kMetaMembers, kCapturedMeta},
+                                            {"built", true}};
+constexpr JsonFilter kCapturing{"", false, kCapturingMembers};
+
+TEST(JsonPruneTest, CapturesMembersAsTextWithoutBuildingThem) {
+  std::string text = R"({"name" : "a\nb" ,"meta":{"uid":7,"x":[1]},"built":[true],"other":1})";
+  std::array<std::string_view, kCaptureCount> captures;
+  PrunedJson pruned = ParsePrunedJson(text, kCapturing, 128, captures);
+  ASSERT_EQ(pruned.error, JsonPruneError::kNone);
+  EXPECT_EQ(pruned.value, json::parse(R"({"built":[true]})"));
+  EXPECT_EQ(captures[kCapturedName], R"("a\nb")");
+  EXPECT_EQ(captures[kCapturedMeta], R"({"uid":7,"x":[1]})");
+  EXPECT_EQ(captures[kCapturedUid], "7");
+  // Views into the text, not copies.
+  EXPECT_EQ(captures[kCapturedName].data(), text.data() + text.find('"', 8));
+}
+
+TEST(JsonPruneTest, CapturesAsTheLastOccurrenceHasThem) {
+  struct Case {
+    std::string text;
+    std::array<std::string_view, kCaptureCount> want;
+  };
+  const Case cases[] = {
+      {R"({})", {"", "", ""}},
+      {R"({"name":"a","name":null})", {"null", "", ""}},
+      {R"({"meta":{"uid":1},"meta":{"other":2}})", {"", R"({"other":2})", ""}},
+      {R"({"meta":{"uid":1},"meta":3})", {"", "3", ""}},
+      {R"({"meta":{"uid":1,"uid":"u"}})", {"", R"({"uid":1,"uid":"u"})", R"("u")"}},
+      {R"({"meta":[{"uid":1}]})", {"", R"([{"uid":1}])", ""}},
+      {R"({"other":{"name":"n","uid":1}})", {"", "", ""}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.text);
+    // Whatever the array held before is overwritten.
+    std::array<std::string_view, kCaptureCount> captures = {"stale", "stale", "stale"};
+    ASSERT_EQ(ParsePrunedJson(c.text, kCapturing, 128, captures).error, JsonPruneError::kNone);
+    EXPECT_EQ(captures, c.want);
+    // Each verdict agrees with nlohmann's last-one-wins reading of the same text.
+    json parsed = json::parse(c.text);
+    EXPECT_EQ(CapturedNothing(captures[kCapturedName]),
+              !parsed.contains("name") || parsed["name"].is_null());
+    EXPECT_EQ(CapturedObject(captures[kCapturedMeta]),
+              parsed.contains("meta") && parsed["meta"].is_object());
+  }
+}
+
+TEST(JsonPruneTest, CapturedStringsDecodeAsNlohmannDecodes) {
+  for (std::string_view text : {R"("")", R"("plain")", R"("a\"b\\c\/d\b\f\n\r\t")",
+                                R"("\u0041\u00e9\u20ac\uD83D\uDE00\u0000")", "\"\xC3\xA9\""}) {
+    SCOPED_TRACE(text);
+    auto decoded = CapturedString(text);
+    ASSERT_TRUE(decoded.has_value());
+    EXPECT_EQ(*decoded, json::parse(text).get<std::string>());
+  }
+  for (std::string_view text : {"null", "1", "true", "{}", R"(["a"])"})
+    EXPECT_FALSE(CapturedString(text).has_value()) << text;
 }
 
 }  // namespace
