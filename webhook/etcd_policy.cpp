@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <map>
-#include <set>
 #include <utility>
 
 namespace seedhop::webhook {
@@ -57,7 +55,12 @@ Result<std::optional<int64_t>> OptionalInt(const json& object, const char* key,
 
 // The JSON text of `alias` as a hostAliases entry, as json::dump writes it.
 std::string AliasText(const HostAlias& alias) {
-  std::string out = R"({"hostnames":[)";
+  size_t length = 32 + alias.ip.size();
+  for (const std::string& hostname : alias.hostnames)
+    length += hostname.size() + 3;
+  std::string out;
+  out.reserve(length);
+  out += R"({"hostnames":[)";
   for (size_t i = 0; i < alias.hostnames.size(); ++i) {
     if (i > 0)
       out += ',';
@@ -110,6 +113,42 @@ std::string Pointer(const std::vector<std::string>& tokens, size_t count) {
   return pointer;
 }
 
+// PeerHostAliases with each entry's ordinal, sorted by ordinal.
+std::vector<std::pair<int32_t, HostAlias>> OrdinalAliases(const plan::EtcdPlan& plan) {
+  std::vector<const plan::RemoteMember*> members;
+  members.reserve(plan.remote_members.size());
+  for (const plan::RemoteMember& member : plan.remote_members)
+    members.push_back(&member);
+  auto by_ordinal = [](const auto* a, const auto* b) { return a->ordinal < b->ordinal; };
+  // ParseEtcdPlan sorts them already; stable_sort would allocate a buffer on every request.
+  if (!std::is_sorted(members.begin(), members.end(), by_ordinal))
+    std::stable_sort(members.begin(), members.end(), by_ordinal);
+  std::vector<std::pair<int32_t, HostAlias>> aliases;
+  aliases.reserve(members.size());
+  std::optional<int32_t> previous;
+  for (const plan::RemoteMember* member : members) {
+    if (member->ordinal < 0 || member->ordinal == previous)
+      continue;
+    previous = member->ordinal;
+    // Sized once: growing these strings piece by piece was most of the policy's allocations.
+    constexpr std::string_view kClusterDomain = ".cluster.local";
+    std::string ordinal = std::to_string(member->ordinal);
+    std::string svc;
+    svc.reserve(2 * plan.statefulset.size() + ordinal.size() + plan.namespace_name.size() + 12);
+    svc.append(plan.statefulset).append("-").append(ordinal).append(".");
+    svc.append(plan.statefulset).append("-peer.").append(plan.namespace_name).append(".svc");
+    std::string long_form;
+    long_form.reserve(svc.size() + kClusterDomain.size());
+    long_form.append(svc).append(kClusterDomain);
+    HostAlias alias{member->address, {}};
+    alias.hostnames.reserve(2);
+    alias.hostnames.push_back(std::move(svc));
+    alias.hostnames.push_back(std::move(long_form));
+    aliases.emplace_back(member->ordinal, std::move(alias));
+  }
+  return aliases;
+}
+
 // Reconciles the existing hostAliases list `current` with `desired` (see DecideEtcdMutation).
 // Returns true when it added operations. Replaces use the original indices and come first,
 // removals run from the highest index down, appends use "/-": every operation stays valid while
@@ -120,11 +159,16 @@ bool ReconcileAliases(const json& current,
                       kube::JsonPatch& patch) {
   // Entries are compared where they stand, against the plan's aliases: this runs on every
   // admission request, and building a json value per wanted and per existing entry cost more than
-  // the rest of the decision.
-  std::map<int32_t, const HostAlias*> wanted;
-  for (const auto& [ordinal, alias] : desired)
-    wanted.emplace(ordinal, &alias);
-  std::set<int32_t> claimed;
+  // the rest of the decision. `desired` is sorted by ordinal, so a wanted entry is found by
+  // bisection and marked claimed by its index.
+  auto wanted = [&desired](int32_t ordinal) -> std::optional<size_t> {
+    auto it = std::lower_bound(desired.begin(), desired.end(), ordinal,
+                               [](const auto& entry, int32_t o) { return entry.first < o; });
+    if (it == desired.end() || it->first != ordinal)
+      return std::nullopt;
+    return static_cast<size_t>(it - desired.begin());
+  };
+  std::vector<bool> claimed(desired.size());
   std::vector<std::pair<size_t, std::string>> replaces;
   std::vector<size_t> removes;
 
@@ -152,10 +196,10 @@ bool ReconcileAliases(const json& current,
     if (!first_ours)
       continue;  // not ours: kept exactly as it is
 
-    auto want = wanted.find(*first_ours);
-    bool claimable = want != wanted.end() && !claimed.count(*first_ours);
-    if (claimable && IsAlias(entry, *want->second)) {
-      claimed.insert(*first_ours);
+    std::optional<size_t> want = wanted(*first_ours);
+    bool claimable = want && !claimed[*want];
+    if (claimable && IsAlias(entry, desired[*want].second)) {
+      claimed[*want] = true;
     } else if (ours < hostnames->size()) {
       // Someone else's names share the entry: keep them with their IP, drop only ours.
       json foreign = json::array();
@@ -169,8 +213,8 @@ bool ReconcileAliases(const json& current,
       stripped["hostnames"] = std::move(foreign);
       replaces.emplace_back(k, stripped.dump());
     } else if (claimable) {
-      claimed.insert(*first_ours);
-      replaces.emplace_back(k, AliasText(*want->second));  // stale IP or hostnames: fixed in place
+      claimed[*want] = true;
+      replaces.emplace_back(k, AliasText(desired[*want].second));  // stale IP or hostnames
     } else {
       removes.push_back(k);  // a duplicate, or a member that is no longer remote
     }
@@ -182,9 +226,9 @@ bool ReconcileAliases(const json& current,
   for (auto it = removes.rbegin(); it != removes.rend(); ++it) {
     patch.Remove(list_pointer + "/" + std::to_string(*it));
   }
-  for (const auto& [ordinal, alias] : desired) {
-    if (!claimed.count(ordinal))
-      patch.Add(list_pointer + "/-", AliasText(alias));
+  for (size_t i = 0; i < desired.size(); ++i) {
+    if (!claimed[i])
+      patch.Add(list_pointer + "/-", AliasText(desired[i].second));
   }
   return patch.size() > before;
 }
@@ -278,11 +322,7 @@ EtcdDecision DecideStatefulSet(const AdmissionRequest& request, const plan::Etcd
     }
   }
 
-  std::vector<std::pair<int32_t, HostAlias>> desired;
-  std::vector<HostAlias> aliases = PeerHostAliases(plan);
-  for (size_t i = 0; i < aliases.size(); ++i) {
-    desired.emplace_back(plan.remote_members[i].ordinal, std::move(aliases[i]));
-  }
+  std::vector<std::pair<int32_t, HostAlias>> desired = OrdinalAliases(plan);
   // Walk spec.template.spec.hostAliases; the first missing level gets one "add" with the rest.
   const std::vector<std::string> tokens = {"spec", "template", "spec", "hostAliases"};
   const json* node = &object;
@@ -345,20 +385,9 @@ bool IsEtcdStatefulSet(const json& object) {
 }
 
 std::vector<HostAlias> PeerHostAliases(const plan::EtcdPlan& plan) {
-  std::vector<plan::RemoteMember> members = plan.remote_members;
-  std::stable_sort(members.begin(), members.end(),
-                   [](const auto& a, const auto& b) { return a.ordinal < b.ordinal; });
   std::vector<HostAlias> aliases;
-  aliases.reserve(members.size());
-  std::optional<int32_t> previous;
-  for (const auto& member : members) {
-    if (member.ordinal < 0 || member.ordinal == previous)
-      continue;
-    previous = member.ordinal;
-    std::string svc = plan.statefulset + "-" + std::to_string(member.ordinal) + "." +
-                      plan.statefulset + "-peer." + plan.namespace_name + ".svc";
-    aliases.push_back({member.address, {svc, svc + ".cluster.local"}});
-  }
+  for (auto& [ordinal, alias] : OrdinalAliases(plan))
+    aliases.push_back(std::move(alias));
   return aliases;
 }
 

@@ -363,15 +363,22 @@ json UpdateWithAliases(json aliases) {
   return review;
 }
 
-TEST(DecideTest, CorrectEntriesAreNotDuplicated) {
-  EtcdPlan plan = TargetPlan();
-  json aliases = json::array(
-      {Alias("127.0.0.1", {"etcd-main-local"}), PeerAlias("etcd-main", kNs, 0, "10.0.0.10"),
-       PeerAlias("etcd-main", kNs, 1, "10.0.0.11"), PeerAlias("etcd-main", kNs, 2, "10.0.0.12")});
-  AdmissionRequest request = MustDecode(UpdateWithAliases(aliases));
-  request.object["spec"]["ordinals"] = {{"start", 3}};
-  EtcdDecision decision = DecideEtcdMutation(request, &plan);
-  EXPECT_EQ(decision.outcome, Outcome::kUnchanged) << decision.patch.text();
+// ParseEtcdPlan sorts the members, but the policy must not depend on it: each wanted entry is
+// matched by its own ordinal.
+TEST(DecideTest, CorrectEntriesAreNotDuplicatedWhateverThePlanOrder) {
+  EtcdPlan shuffled =
+      MakePlan(kNs, "etcd-main", 3, 3, {{2, "10.0.0.12"}, {0, "10.0.0.10"}, {1, "10.0.0.11"}});
+  for (const EtcdPlan& plan : {TargetPlan(), shuffled}) {
+    json aliases = json::array(
+        {Alias("127.0.0.1", {"etcd-main-local"}), PeerAlias("etcd-main", kNs, 0, "10.0.0.10"),
+         PeerAlias("etcd-main", kNs, 1, "10.0.0.11"), PeerAlias("etcd-main", kNs, 2, "10.0.0.12")});
+    AdmissionRequest request = MustDecode(UpdateWithAliases(aliases));
+    request.object["spec"]["ordinals"] = {{"start", 3}};
+    EtcdDecision decision = DecideEtcdMutation(request, &plan);
+    EXPECT_EQ(decision.outcome, Outcome::kUnchanged) << decision.patch.text();
+    request.object["spec"]["template"]["spec"]["hostAliases"] = json::array();
+    ExpectFixedPoint(request, plan);
+  }
 }
 
 TEST(DecideTest, StaleIpIsFixedInPlace) {
