@@ -18,6 +18,9 @@ using nlohmann::json;
 // Builds a value and everything in it.
 constexpr JsonFilter kWholeValue{"", true, {}};
 
+// How deep Scanner::Skip follows nesting within one skipped value, whatever max_depth says.
+constexpr size_t kSkipLevels = 1024;
+
 // Bytes a JSON string may hold as they are: printable ASCII other than '"' and '\\'.
 constexpr std::array<bool, 256> kPlainStringByte = [] {
   std::array<bool, 256> table{};
@@ -169,13 +172,20 @@ class Scanner {
 
   // Scans one value. With `out`, builds it as `filter` says; without, only validates it.
   bool Value(const JsonFilter* filter, json* out) {
+    if (out == nullptr && (filter == nullptr || filter->whole))
+      return Skip();
     if (p_ == end_)
       return Fail(JsonPruneError::kSyntax);
+    if (*p_ == '{')
+      return Object(filter, out);
+    if (*p_ == '[')
+      return Array(out);
+    return Scalar(out);
+  }
+
+  // Scans the string, literal or number at p_ (which is not the end); builds it into `out` if set.
+  bool Scalar(json* out) {
     switch (*p_) {
-      case '{':
-        return Object(filter, out);
-      case '[':
-        return Array(out);
       case '"':
         return StringValue(out);
       case 't':
@@ -187,6 +197,77 @@ class Scanner {
       default:
         return Number(out);
     }
+  }
+
+  // Validates the value at p_ and everything in it, building nothing: what most of a review gets.
+  // One loop over the open objects and arrays rather than a call per value, and the strings that
+  // most values are scanned inline. Refuses nesting deeper than kSkipLevels within the value.
+  bool Skip() {
+    // Whether each level opened here is an object. Not cleared: a level's entry is written
+    // when it opens, before anything reads it.
+    std::array<bool, kSkipLevels> is_object;
+    size_t levels = 0;
+    while (true) {
+      // At a value: the whole one, an element, or a member's after its ':'.
+      if (p_ == end_)
+        return Fail(JsonPruneError::kSyntax);
+      bool more = false;
+      if (*p_ == '"') {
+        bool escaped;
+        if (!String(&escaped))
+          return false;
+      } else if (*p_ == '{' || *p_ == '[') {
+        bool object = *p_ == '{';
+        if (levels == kSkipLevels)
+          return Fail(JsonPruneError::kTooDeep);
+        if (!Open(object ? '}' : ']', &more))
+          return false;
+        if (more) {
+          is_object[levels++] = object;
+          if (object && !Key(nullptr, nullptr))
+            return false;
+          continue;
+        }
+      } else if (!Scalar(nullptr)) {
+        return false;
+      }
+      // After a value: close what ends here, or go on to the next element or member.
+      while (levels > 0) {
+        bool object = is_object[levels - 1];
+        if (!Next(object ? '}' : ']', &more))
+          return false;
+        if (more) {
+          if (object && !Key(nullptr, nullptr))
+            return false;
+          break;
+        }
+        --levels;
+      }
+      if (levels == 0)
+        return true;
+    }
+  }
+
+  // Scans a member's name, the ':' and the whitespace up to its value. Sets *quoted to the name
+  // as written (quotes included) and *escaped when it holds an escape, where they are not null.
+  // Always inlined, as String is: a call per member cost more than Skip saves.
+  [[gnu::always_inline]] bool Key(std::string_view* quoted, bool* escaped) {
+    const char* start = p_;
+    bool has_escape = false;
+    if (!At('"'))
+      return Fail(JsonPruneError::kSyntax);
+    if (!String(&has_escape))
+      return false;
+    if (quoted != nullptr) {
+      *quoted = std::string_view(start, static_cast<size_t>(p_ - start));
+      *escaped = has_escape;
+    }
+    SkipWhitespace();
+    if (!At(':'))
+      return Fail(JsonPruneError::kSyntax);
+    ++p_;
+    SkipWhitespace();
+    return true;
   }
 
   // Enters the object or array at p_, ended by `close`. Sets *more when it is not empty.
@@ -231,13 +312,10 @@ class Scanner {
     if (!Open('}', &more))
       return false;
     while (more) {
-      const char* key_start = p_;
+      std::string_view quoted;
       bool escaped = false;
-      if (!At('"'))
-        return Fail(JsonPruneError::kSyntax);
-      if (!String(&escaped))
+      if (!Key(&quoted, &escaped))
         return false;
-      std::string_view quoted(key_start, static_cast<size_t>(p_ - key_start));
       const JsonFilter* member = nullptr;
       json* slot = nullptr;
       if (out != nullptr && filter->whole) {
@@ -248,11 +326,6 @@ class Scanner {
         if (member != nullptr && member->capture < 0 && out != nullptr)
           slot = &(*out)[std::string(member->name)];
       }
-      SkipWhitespace();
-      if (!At(':'))
-        return Fail(JsonPruneError::kSyntax);
-      ++p_;
-      SkipWhitespace();
       const char* value_start = p_;
       // operator[] on a repeated name returns the earlier value, which Value overwrites: the
       // last one wins. Captures inside it are cleared for the same reason.
@@ -362,7 +435,7 @@ class Scanner {
   }
 
   // Sets *escaped when the string holds a backslash escape.
-  bool String(bool* escaped) {
+  [[gnu::always_inline]] bool String(bool* escaped) {
     ++p_;
     while (true) {
       SkipPlainStringBytes();

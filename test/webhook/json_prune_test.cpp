@@ -167,6 +167,27 @@ TEST(JsonPruneTest, BuildsSelectedValuesAsNlohmannDoes) {
   }
 }
 
+// Values nobody selected are validated by a loop of their own (Scanner::Skip): the same texts must
+// be accepted there, at the top of a skipped member and inside skipped arrays and objects.
+TEST(JsonPruneTest, SkipsExactlyWhatNlohmannAccepts) {
+  for (const std::string& text : Texts()) {
+    for (const std::string& wrapped :
+         {R"({"other":)" + text + "}", R"({"other":[1,)" + text + R"(,{"a":)" + text + "}]}",
+          R"({"name":"n","other":{"a":[)" + text + R"(],"b":)" + text + "}}"}) {
+      SCOPED_TRACE(json(wrapped).dump(-1, ' ', true, json::error_handler_t::replace));
+      bool want = json::accept(wrapped) && wrapped.find('\0') == std::string::npos;
+      EXPECT_EQ(ParsePrunedJson(wrapped, kFilter, 128).error == JsonPruneError::kNone, want);
+    }
+  }
+  std::string deep = R"({"other":)" + std::string(5, '[') + std::string(5, ']') + "}";
+  EXPECT_EQ(ParsePrunedJson(deep, kFilter, 6).error, JsonPruneError::kNone);
+  EXPECT_EQ(ParsePrunedJson(deep, kFilter, 5).error, JsonPruneError::kTooDeep);
+  std::string deeper_than_skip_follows =
+      R"({"other":)" + std::string(1025, '[') + std::string(1025, ']') + "}";
+  EXPECT_EQ(ParsePrunedJson(deeper_than_skip_follows, kFilter, 2000).error,
+            JsonPruneError::kTooDeep);
+}
+
 TEST(JsonPruneTest, ValidatesSkippedParts) {
   EXPECT_EQ(ParsePrunedJson(R"({"other":[1,]})", kFilter, 128).error, JsonPruneError::kSyntax);
   EXPECT_EQ(ParsePrunedJson("{\"other\":\"\xC0\x80\"}", kFilter, 128).error,
