@@ -326,19 +326,17 @@ std::string EncodeAdmissionReview(const AdmissionResponse& response, ReviewVersi
   auto dump = [](const json& value) {
     return value.dump(-1, ' ', false, json::error_handler_t::replace);
   };
-  std::string patch;
-  if (response.patch != "[]")
-    patch = encoding::Base64Encode(response.patch);
+  bool patched = response.patch != "[]";
   std::string out;
-  out.reserve(192 + patch.size() + response.uid.size());
+  out.reserve(192 + (patched ? (response.patch.size() + 2) / 3 * 4 : 0) + response.uid.size());
   out += R"({"apiVersion":")";
   out += ReviewApiVersion(version);
   out += R"(","kind":"AdmissionReview","response":{"allowed":)";
   out += response.allowed ? "true" : "false";
-  if (!patch.empty()) {
+  if (patched) {
     // VerifyAdmissionResponse rejects a patch without patchType and a patchType without a patch.
     out += R"(,"patch":")";
-    out += patch;
+    encoding::AppendBase64(out, response.patch);
     out += R"(","patchType":"JSONPatch")";
   }
   if (!response.allowed) {

@@ -23,10 +23,17 @@ int Value(char c) {
 }  // namespace
 
 std::string Base64Encode(std::string_view data) {
+  std::string out;
+  AppendBase64(out, data);
+  return out;
+}
+
+void AppendBase64(std::string& out, std::string_view data) {
   // Written through a pointer into the sized string: appending character by character cost
   // more than the encoding (a call and a capacity check per byte).
-  std::string out((data.size() + 2) / 3 * 4, '=');
-  char* o = out.data();
+  size_t start = out.size();
+  out.resize(start + (data.size() + 2) / 3 * 4, '=');
+  char* o = out.data() + start;
   size_t i = 0;
   for (; i + 2 < data.size(); i += 3) {
     uint32_t n = (uint8_t(data[i]) << 16) | (uint8_t(data[i + 1]) << 8) | uint8_t(data[i + 2]);
@@ -44,7 +51,6 @@ std::string Base64Encode(std::string_view data) {
     if (i + 1 < data.size())
       *o = kAlphabet[(n >> 6) & 63];
   }
-  return out;
 }
 
 std::optional<std::string> Base64Decode(std::string_view text) {

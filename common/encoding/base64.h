@@ -9,6 +9,8 @@
 namespace seedhop::encoding {
 
 std::string Base64Encode(std::string_view data);
+// Appends the encoding of `data` to `out`: for a caller building a larger text around it.
+void AppendBase64(std::string& out, std::string_view data);
 // Returns nullopt for characters outside the alphabet (spaces included), data after padding,
 // wrong padding or a truncated quantum. Line breaks are skipped and padding is optional, as in
 // kubectl's YAML.

@@ -317,6 +317,14 @@ TEST(Base64Test, Rfc4648Vectors) {
   EXPECT_EQ(encoding::Base64Encode("foobar"), "Zm9vYmFy");
 }
 
+TEST(Base64Test, AppendsAfterWhatIsThere) {
+  for (std::string_view data : {"", "f", "fo", "foo", "foob"}) {
+    std::string out = R"({"patch":")";
+    encoding::AppendBase64(out, data);
+    EXPECT_EQ(out, R"({"patch":")" + encoding::Base64Encode(data)) << data;
+  }
+}
+
 TEST(Base64Test, MatchesTheKubernetesDocsPatch) {
   json docs = SharedJson(std::string(kAdmission) + "k8s-docs-response-patch.json");
   EXPECT_EQ(encoding::Base64Encode(R"([{"op": "add", "path": "/spec/replicas", "value": 3}])"),
