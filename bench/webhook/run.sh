@@ -16,6 +16,9 @@
 # and prints where the CPU time goes. SEEDHOP_BENCH_JQ=FILTER rewrites the review first (e.g.
 # '.request.oldObject = null' to see what decoding the old object costs).
 # SEEDHOP_BENCH_WEBHOOK_FLAGS adds flags to the webhook's command line (e.g. '--threads 1').
+# SEEDHOP_BENCH_CALLGRIND=1 also counts the instructions of one HandleMutate call under valgrind
+# (Debian valgrind, not installed by scripts/install-deps.sh): a figure that, unlike CPU time,
+# does not move with the other load on the machine.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -64,6 +67,17 @@ openssl x509 -req -in "$work/tls.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" -
 jq -c "${SEEDHOP_BENCH_JQ:-.}" "$shared/reference/admission/etcd-sts-update.request.json" >"$work/review.json"
 echo "the handler alone, one thread, no sockets:"
 "$build/bench/webhook/seedhop-bench-webhook-handler" "$work/review.json"
+if [[ "${SEEDHOP_BENCH_CALLGRIND:-0}" == 1 ]]; then
+  # Instructions are counted, not timed: the same on a busy machine as on a quiet one, so two
+  # builds compare exactly. HandleMutate runs once to check the review, then `calls` times.
+  calls=2000
+  valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" \
+    "$build/bench/webhook/seedhop-bench-webhook-handler" "$work/review.json" "$calls" >/dev/null 2>&1
+  callgrind_annotate --inclusive=yes "$work/callgrind.out" 2>/dev/null |
+    awk -v n="$((calls + 1))" '$0 ~ /webhook\/handler.cpp:seedhop::webhook::HandleMutate\(/ && !done {
+      gsub(",", "", $1); printf "instructions per HandleMutate call (callgrind): %.1fk\n", $1 / n / 1000
+      done = 1 }'
+fi
 echo
 namespace="$(jq -r .request.namespace "$work/review.json")"
 name="$(jq -r .request.name "$work/review.json")"
