@@ -42,13 +42,13 @@ struct PrunedJson {
 };
 
 // Parses `text` into the parts of it that `filter` selects. Objects and arrays may nest at most
-// `max_depth` levels (and at most 1024 within a value nobody selected, whatever `max_depth` says). Duplicate member names: the last one wins, as in nlohmann::json::parse.
-// Like nlohmann::json::parse, a leading UTF-8 byte order mark is skipped; unlike it, a NUL byte
-// after the value is an error, not the end of the text.
-// Captured members are recorded in `captures` as views into `text` of their whole value: as in
-// the member's last occurrence, "" when it is absent there (or its parent is not an object).
-// `captures` must be longer than every capture index in `filter`; it is meaningful only when
-// error == kNone.
+// `max_depth` levels (and at most 1024 within a value nobody selected, whatever `max_depth` says).
+// Duplicate member names: the last one wins, as in nlohmann::json::parse. Like
+// nlohmann::json::parse, a leading UTF-8 byte order mark is skipped; unlike it, a NUL byte after
+// the value is an error, not the end of the text. Captured members are recorded in `captures` as
+// views into `text` of their whole value: as in the member's last occurrence, "" when it is absent
+// there (or its parent is not an object). `captures` must be longer than every capture index in
+// `filter`; it is meaningful only when error == kNone.
 PrunedJson ParsePrunedJson(std::string_view text, const JsonFilter& filter, size_t max_depth,
                            std::span<std::string_view> captures = {});
 
