@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "test/support/certs.h"
+
 namespace seedhop::auditor {
 namespace {
 
@@ -191,8 +193,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadRules{"- just\n- a list", "(top level): must be a mapping"}));
 
 TEST(LoadRulesFile, ReadsAFileAndNamesItInErrors) {
-  const auto dir = std::filesystem::temp_directory_path() / "seedhop-auditor-rules-test";
-  std::filesystem::create_directories(dir);
+  auto made = seedhop::testing::MakeTempDir("seedhop-auditor-rules-");
+  ASSERT_TRUE(made.ok()) << made.error().message();
+  const std::filesystem::path dir = *made;
   const auto good = dir / "good.yaml";
   std::ofstream(good) << "namespacePattern: \"cp--.*\"\n";
   auto rules = LoadRulesFile(good.string());

@@ -27,11 +27,10 @@ Status Emulator::Start() {
   testing::CertPair leaf =
       testing::MakeLeaf(ca, "seedhop-emulator", {"127.0.0.1", "localhost"}, 86400);
   ca_pem_ = ca.cert_pem;
-  char dir_template[] = "/tmp/seedhop-emulator-XXXXXX";
-  if (mkdtemp(dir_template) == nullptr) {
-    return Error(ErrorCode::kInternal, "emulator: cannot create a certificate directory in /tmp");
-  }
-  cert_dir_ = dir_template;
+  auto cert_dir = testing::MakeTempDir("seedhop-emulator-");
+  if (!cert_dir.ok())
+    return cert_dir.error().Wrap("emulator: certificate directory");
+  cert_dir_ = *cert_dir;
   http::ServerOptions server_options;
   server_options.address = options_.address;
   server_options.port = options_.port;

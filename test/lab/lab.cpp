@@ -259,10 +259,10 @@ Status Lab::StartWebhook(int s) {
 Status Lab::SetUp() {
   work_ = options_.work_dir;
   if (work_.empty()) {
-    char pattern[] = "/tmp/seedhop-lab.XXXXXX";
-    if (mkdtemp(pattern) == nullptr)
-      return Error(ErrorCode::kInternal, "cannot create a work directory");
-    work_ = pattern;
+    auto work = testing::MakeTempDir("seedhop-lab.");
+    if (!work.ok())
+      return work.error().Wrap("work directory");
+    work_ = *work;
   }
   std::filesystem::create_directories(work_);
   Say("work directory " + work_);

@@ -4,7 +4,6 @@
 #include "test/lab/statefulset_runner.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <functional>
@@ -202,9 +201,9 @@ std::string ReadText(const std::string& path) {
 class RunnerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "seedhop-lab-runner-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    root_ = pattern;
+    auto dir = seedhop::testing::MakeTempDir("seedhop-lab-runner-");
+    ASSERT_TRUE(dir.ok()) << dir.error().message();
+    root_ = *dir;
   }
   void TearDown() override {
     seeds_.clear();

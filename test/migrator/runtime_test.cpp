@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -15,6 +16,7 @@
 #include "migrator/metrics.h"
 #include "migrator/runner.h"
 #include "test/emulator/emulator.h"
+#include "test/support/certs.h"
 #include "test/support/kube_objects.h"
 #include "test/support/process.h"
 
@@ -53,6 +55,11 @@ json Migration(int step_timeout_seconds) {
 class RuntimeTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // Per test process: ctest runs the tests of this file in parallel, and a kubeconfig they
+    // shared would send one test's commands to another test's garden.
+    auto dir = seedhop::testing::MakeTempDir("seedhop-runtime-test-");
+    ASSERT_TRUE(dir.ok()) << dir.error().message();
+    dir_ = *dir;
     for (auto* e : {&garden_emulator_, &source_emulator_, &target_emulator_})
       ASSERT_TRUE(e->Start().ok());
     garden_ = Connect(garden_emulator_);
@@ -77,6 +84,8 @@ class RuntimeTest : public ::testing::Test {
   void TearDown() override {
     for (auto* e : {&garden_emulator_, &source_emulator_, &target_emulator_})
       e->Stop();
+    if (!dir_.empty())
+      std::filesystem::remove_all(dir_);
   }
 
   static std::unique_ptr<kube::Client> Connect(emulator::Emulator& emulator) {
@@ -127,7 +136,7 @@ class RuntimeTest : public ::testing::Test {
   // Runs the real binary with `args` plus the garden kubeconfig; returns its exit code and
   // stdout.
   std::pair<int, std::string> Cli(const std::string& args) {
-    std::string kubeconfig = ::testing::TempDir() + "/garden-kubeconfig";
+    std::string kubeconfig = dir_ + "/garden-kubeconfig";
     EXPECT_TRUE(garden_emulator_.WriteKubeconfig(kubeconfig).ok());
     std::string command = std::string(SEEDHOP_BINARY_DIR) + "/migrator/seedhop-migrator " + args +
                           " --garden-kubeconfig " + kubeconfig + " 2>&1";
@@ -146,6 +155,7 @@ class RuntimeTest : public ::testing::Test {
     return patches_seen_;
   }
 
+  std::string dir_;
   std::mutex before_patch_mutex_;
   std::function<void(json&)> before_patch_;
   int patches_seen_ = 0;

@@ -7,7 +7,11 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -158,6 +162,17 @@ Result<std::string> ReadFile(const std::string& path) {
   std::ostringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
+}
+
+Result<std::string> MakeTempDir(const std::string& prefix) {
+  std::error_code error;
+  std::string pattern =
+      (std::filesystem::temp_directory_path(error) / (prefix + "XXXXXX")).string();
+  if (error)
+    return Error(ErrorCode::kInternal, "temporary directory: " + error.message());
+  if (::mkdtemp(pattern.data()) == nullptr)
+    return Error(ErrorCode::kInternal, "mkdtemp " + pattern + ": " + std::strerror(errno));
+  return pattern;
 }
 
 }  // namespace seedhop::testing

@@ -29,4 +29,8 @@ Status WriteFile(const std::string& path, const std::string& content);
 // Reads the whole file at `path`.
 Result<std::string> ReadFile(const std::string& path);
 
+// Creates a new empty directory in the system's temporary directory, named `prefix` plus six
+// random characters (mkdtemp), and returns its path: parallel tests never share a file through it.
+Result<std::string> MakeTempDir(const std::string& prefix);
+
 }  // namespace seedhop::testing

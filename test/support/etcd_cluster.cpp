@@ -108,10 +108,10 @@ Status EtcdCluster::Prepare() {
   if (::access(options_.etcd_binary.c_str(), X_OK) != 0)
     return Error(ErrorCode::kNotFound, "etcd cluster: " + options_.etcd_binary +
                                            " not found (apt-get install etcd-server)");
-  std::string pattern = (fs::temp_directory_path() / "seedhop-etcd-XXXXXX").string();
-  if (::mkdtemp(pattern.data()) == nullptr)
-    return Error(ErrorCode::kInternal, "etcd cluster: mkdtemp: " + std::string(strerror(errno)));
-  root_ = pattern;
+  auto root = MakeTempDir("seedhop-etcd-");
+  if (!root.ok())
+    return root.error().Wrap("etcd cluster");
+  root_ = *root;
   token_ = fs::path(root_).filename().string();
   if (!options_.tls)
     return OkStatus();

@@ -3,7 +3,6 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <sys/wait.h>
 
 #include <filesystem>
@@ -20,9 +19,9 @@ namespace fs = std::filesystem;
 class ProcessTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string pattern = (fs::temp_directory_path() / "seedhop-process-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
+    auto dir = MakeTempDir("seedhop-process-");
+    ASSERT_TRUE(dir.ok()) << dir.error().message();
+    dir_ = *dir;
   }
   void TearDown() override { fs::remove_all(dir_); }
 

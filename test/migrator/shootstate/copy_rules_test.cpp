@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
+
+#include "test/support/certs.h"
 
 namespace seedhop::migrator::shootstate {
 namespace {
@@ -127,7 +130,9 @@ TEST(ParseCopyRules, ErrorsNameTheField) {
 }
 
 TEST(ReadCopyRules, ReadsYamlAndNamesTheFileOnError) {
-  const std::string path = ::testing::TempDir() + "/copy-rules.yaml";
+  auto dir = seedhop::testing::MakeTempDir("seedhop-copy-rules-");
+  ASSERT_TRUE(dir.ok()) << dir.error().message();
+  const std::string path = *dir + "/copy-rules.yaml";
   {
     std::ofstream out(path);
     out << "rules:\n- name: s\n  apiVersion: v1\n  kind: Secret\n  labelSelector: persist=true\n"
@@ -144,6 +149,7 @@ TEST(ReadCopyRules, ReadsYamlAndNamesTheFileOnError) {
   ASSERT_FALSE(rules.ok());
   EXPECT_NE(rules.error().message().find(path), std::string::npos);
   EXPECT_NE(rules.error().message().find("rules[0].apiVersion"), std::string::npos);
+  std::filesystem::remove_all(*dir);
 }
 
 }  // namespace
