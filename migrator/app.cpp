@@ -147,7 +147,11 @@ int WithGarden(const std::vector<std::string>& args, const std::string& usage,
   auto config = Kubeconfig(target->kubeconfig, "--garden-kubeconfig");
   if (!config.ok())
     return UsageError(config.error().message());
-  kube::Client garden(*config);
+  // Retries are worth seeing: they are why a command takes seconds instead of milliseconds.
+  obs::Logger logger("seedhop-migrator", obs::LogLevel::kWarn);
+  kube::ClientOptions client_options;
+  client_options.logger = &logger;
+  kube::Client garden(*config, client_options);
   for (int decision = 0; decision < kDecisions; ++decision) {
     auto loaded = Load(garden, *target);
     if (!loaded.ok()) {
