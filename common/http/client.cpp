@@ -1,5 +1,7 @@
 #include "common/http/client.h"
 
+#include <sys/socket.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
@@ -7,6 +9,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cerrno>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -112,6 +115,24 @@ bool IsStaleConnectionError(const beast::error_code& ec) {
          ec == ssl::error::stream_truncated;
 }
 
+// Whether a request may go out again after it was sent and the connection closed before an answer:
+// only when repeating it cannot change what it did. The methods are net/http's isReplayable
+// (go/src/net/http/request.go): a POST or PATCH the server read before it closed may have been
+// applied.
+bool IsReplayable(const std::string& method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE";
+}
+
+// An idle keep-alive connection is usable only when the server has neither closed it nor sent
+// anything since the last answer: an HTTP/1.1 server sends nothing unasked but a TLS close_notify
+// or alert before it closes.
+bool StillIdle(Connection& connection) {
+  char byte;
+  ssize_t peeked =
+      ::recv(connection.Lowest().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
 Error TransportError(const std::string& url, const std::string& step, const beast::error_code& ec) {
   ErrorCode code = ec == beast::error::timeout ? ErrorCode::kTimeout : ErrorCode::kUnavailable;
   return Error(code, url + ": " + step + ": " + ec.message());
@@ -136,15 +157,20 @@ class Client::Impl {
     return tls_context_;
   }
 
+  // Returns a pooled connection to `key` the server has not closed, or nullptr; closed ones are
+  // dropped.
   std::unique_ptr<Connection> TakeIdle(const std::string& key) {
     std::lock_guard lock(mutex_);
     auto& idle = idle_[key];
-    if (idle.empty())
-      return nullptr;
-    auto connection = std::move(idle.back());
-    idle.pop_back();
-    connection->reused = true;
-    return connection;
+    while (!idle.empty()) {
+      auto connection = std::move(idle.back());
+      idle.pop_back();
+      if (StillIdle(*connection)) {
+        connection->reused = true;
+        return connection;
+      }
+    }
+    return nullptr;
   }
 
   void ReturnIdle(const std::string& key, std::unique_ptr<Connection> connection) {
@@ -219,8 +245,9 @@ class Client::Impl {
     return message;
   }
 
-  // Writes the request on a pooled or new connection. A reused connection the server has
-  // closed while it sat idle fails at once; then the request goes once more on a new one.
+  // Writes the request on a pooled or new connection. A reused connection the server closed
+  // after TakeIdle looked at it fails the write; the server has not read the request then, so it
+  // goes once more on a new connection, whatever its method.
   Result<std::unique_ptr<Connection>> WriteRequest(const ParsedUrl& url,
                                                    const ClientRequest& request,
                                                    bhttp::request<bhttp::string_body>& message,
@@ -266,9 +293,10 @@ class Client::Impl {
                           [&out](beast::error_code e, size_t) { out = e; });
       });
       if (ec) {
-        // A reused connection closed by the server before it answered: the request did not
-        // reach it, so sending it again on a new connection is safe.
-        if (attempt == 0 && reused && IsStaleConnectionError(ec))
+        // A reused connection closed before an answer: most likely the server closed it while
+        // idle just as the request went out, but it may have read and applied it first, so only
+        // a request that is safe to repeat goes again (the caller decides on the others).
+        if (attempt == 0 && reused && IsStaleConnectionError(ec) && IsReplayable(request.method))
           continue;
         return TransportError(request.url, "read response", ec);
       }

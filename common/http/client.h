@@ -52,7 +52,9 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   // Sends `request` and reads the whole response. Transport failures come back as kUnavailable
-  // or kTimeout errors naming the URL; any HTTP status is a successful Result.
+  // or kTimeout errors naming the URL; any HTTP status is a successful Result. Only GET, HEAD,
+  // OPTIONS and TRACE are ever sent twice (a kept-alive connection that closed before answering);
+  // other methods are retried, if at all, by the caller.
   Result<ClientResponse> Send(const ClientRequest& request);
 
   // Sends `request` and hands the body to `on_data` as it arrives (no overall timeout; the

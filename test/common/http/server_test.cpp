@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "common/http/client.h"
 #include "common/obs/log.h"
@@ -673,6 +675,154 @@ TEST_F(TlsFixture, ClientTimesOutOnASilentServer) {
   ASSERT_FALSE(response.ok());
   EXPECT_EQ(response.error().code(), ErrorCode::kTimeout);
   server.Shutdown();
+}
+
+// A plain-HTTP peer on loopback for the client's keep-alive rules. Its first connection answers
+// one request and then, by `first_connection`, closes while idle or reads one more request and
+// closes without answering; later connections answer everything. It records each request's
+// method, in arrival order.
+class ClosingPeer {
+ public:
+  enum class FirstConnection { kClosesWhenIdle, kClosesAfterReadingTheSecondRequest };
+
+  explicit ClosingPeer(FirstConnection first_connection) : first_connection_(first_connection) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (::bind(listener_, reinterpret_cast<sockaddr*>(&address), length) != 0 ||
+        ::listen(listener_, 8) != 0 ||
+        ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      ADD_FAILURE() << "cannot listen on loopback";
+      return;
+    }
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+
+  ~ClosingPeer() {
+    stop_ = true;
+    if (thread_.joinable())
+      thread_.join();
+    ::close(listener_);
+  }
+
+  std::string Url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+
+  std::vector<std::string> methods() {
+    std::lock_guard lock(mutex_);
+    return methods_;
+  }
+
+  // Waits up to 5 s until the first connection is closed; false if it was not.
+  bool WaitForTheFirstClose() {
+    for (int i = 0; i < 500 && !first_closed_; ++i)
+      std::this_thread::sleep_for(10ms);
+    return first_closed_;
+  }
+
+ private:
+  void Serve() {
+    for (int connection = 0; !stop_;) {
+      timeval wait{0, 50000};
+      fd_set readable;
+      FD_ZERO(&readable);
+      FD_SET(listener_, &readable);
+      if (::select(listener_ + 1, &readable, nullptr, nullptr, &wait) <= 0)
+        continue;
+      int fd = ::accept(listener_, nullptr, nullptr);
+      if (fd < 0)
+        continue;
+      timeval timeout{2, 0};
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+      if (connection++ == 0) {
+        if (ReadRequest(fd))
+          Answer(fd);
+        if (first_connection_ == FirstConnection::kClosesAfterReadingTheSecondRequest)
+          ReadRequest(fd);
+        ::close(fd);
+        first_closed_ = true;
+        continue;
+      }
+      while (ReadRequest(fd))
+        Answer(fd);
+      ::close(fd);
+    }
+  }
+
+  // Reads one request, head and Content-Length body, and records its method. False when the
+  // client closed or sent nothing within the socket's timeout.
+  bool ReadRequest(int fd) {
+    std::string data;
+    char buffer[4096];
+    size_t head_end = std::string::npos;
+    size_t body_length = 0;
+    while (head_end == std::string::npos || data.size() < head_end + 4 + body_length) {
+      ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+      if (n <= 0)
+        return false;
+      data.append(buffer, static_cast<size_t>(n));
+      if (head_end == std::string::npos &&
+          (head_end = data.find("\r\n\r\n")) != std::string::npos) {
+        size_t field = data.find("\r\nContent-Length: ");
+        if (field != std::string::npos && field < head_end)
+          body_length = std::stoul(data.substr(field + 18));
+      }
+    }
+    std::lock_guard lock(mutex_);
+    methods_.push_back(data.substr(0, data.find(' ')));
+    return true;
+  }
+
+  static void Answer(int fd) {
+    const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL);
+  }
+
+  const FirstConnection first_connection_;
+  int listener_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> first_closed_{false};
+  std::thread thread_;
+  std::mutex mutex_;
+  std::vector<std::string> methods_;
+};
+
+TEST(Client, ARequestThatMayHaveBeenAppliedIsNotSentAgain) {
+  ClosingPeer peer(ClosingPeer::FirstConnection::kClosesAfterReadingTheSecondRequest);
+  Client client(ClientOptions{});
+  ASSERT_TRUE(client.Send({"GET", peer.Url("/a"), {}, ""}).ok());
+  auto posted = client.Send({"POST", peer.Url("/b"), {}, "{}"});
+  ASSERT_FALSE(posted.ok());
+  EXPECT_EQ(posted.error().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(posted.error().message().find(peer.Url("/b")), std::string::npos);
+  EXPECT_EQ(peer.methods(), (std::vector<std::string>{"GET", "POST"}));
+}
+
+TEST(Client, AReadIsSentAgainOnANewConnection) {
+  ClosingPeer peer(ClosingPeer::FirstConnection::kClosesAfterReadingTheSecondRequest);
+  Client client(ClientOptions{});
+  ASSERT_TRUE(client.Send({"GET", peer.Url("/a"), {}, ""}).ok());
+  auto read = client.Send({"GET", peer.Url("/b"), {}, ""});
+  ASSERT_TRUE(read.ok()) << read.error().message();
+  EXPECT_EQ(read->body, "ok");
+  EXPECT_EQ(peer.methods(), (std::vector<std::string>{"GET", "GET", "GET"}));
+}
+
+TEST(Client, AnIdleConnectionTheServerClosedIsNotUsed) {
+  ClosingPeer peer(ClosingPeer::FirstConnection::kClosesWhenIdle);
+  Client client(ClientOptions{});
+  ASSERT_TRUE(client.Send({"GET", peer.Url("/a"), {}, ""}).ok());
+  // On loopback the peer's FIN is in the client's socket once close() returns.
+  ASSERT_TRUE(peer.WaitForTheFirstClose());
+  auto posted = client.Send({"POST", peer.Url("/b"), {}, "{}"});
+  ASSERT_TRUE(posted.ok()) << posted.error().message();
+  EXPECT_EQ(posted->status, 200);
+  EXPECT_EQ(peer.methods(), (std::vector<std::string>{"GET", "POST"}));
 }
 
 TEST(Client, RefusedConnectionIsUnavailableAndNamesTheUrl) {
