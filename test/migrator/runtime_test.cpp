@@ -354,6 +354,25 @@ TEST_F(RuntimeTest, ACommandThatKeepsLosingTheRaceGivesUpWithoutWriting) {
   EXPECT_EQ(object["metadata"]["annotations"]["example.com/writes"], "5");
 }
 
+TEST_F(RuntimeTest, AnOperatorCommandReportsItsRetriesOnStderr) {
+  // A garden that was there when the kubeconfig was written and is gone now: every read fails
+  // to connect and is retried.
+  emulator::Emulator gone({});
+  ASSERT_TRUE(gone.Start().ok());
+  std::string kubeconfig = dir_ + "/gone-kubeconfig";
+  ASSERT_TRUE(gone.WriteKubeconfig(kubeconfig).ok());
+  gone.Stop();
+  auto [code, text] = testing::RunShell(std::string(SEEDHOP_BINARY_DIR) +
+                                        "/migrator/seedhop-migrator status -n garden-dev a "
+                                        "--garden-kubeconfig " +
+                                        kubeconfig + " 2>&1");
+  EXPECT_EQ(code, 1) << text;
+  EXPECT_NE(text.find("\"msg\":\"retrying Kubernetes API request\""), std::string::npos) << text;
+  EXPECT_NE(text.find("\"request\":\"get livemigrations.seedhop.io garden-dev/a\""),
+            std::string::npos)
+      << text;
+}
+
 TEST_F(RuntimeTest, AbortBeforeTheEtcdMoveUndoesBothSeeds) {
   // Only the source runs at first: it labels and exports, then waits for the target's import.
   Must(garden_->Create(LiveMigrations(kGardenNs), Migration(600)));
