@@ -13,6 +13,7 @@
 #include "common/kube/kubeconfig.h"
 #include "test/auditor/fixtures.h"
 #include "test/emulator/emulator.h"
+#include "test/support/certs.h"
 #include "test/support/process.h"
 
 namespace seedhop::auditor {
@@ -45,8 +46,9 @@ class AuditorEmulatorTest : public ::testing::Test {
   void SetUp() override {
     emulator_ = std::make_unique<emulator::Emulator>(emulator::EmulatorOptions{});
     ASSERT_TRUE(emulator_->Start().ok());
-    dir_ = fs::temp_directory_path() / ("seedhop-auditor-e2e-" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
+    auto made = seedhop::testing::MakeTempDir("seedhop-auditor-e2e-");
+    ASSERT_TRUE(made.ok()) << made.error().message();
+    dir_ = *made;
     kubeconfig_ = (dir_ / "kubeconfig").string();
     ASSERT_TRUE(emulator_->WriteKubeconfig(kubeconfig_).ok());
     auto config = kube::LoadKubeconfig(kubeconfig_);

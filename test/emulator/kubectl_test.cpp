@@ -29,9 +29,9 @@ class KubectlTest : public ::testing::Test {
         << kKubectl << " is missing: install kubectl (Debian: kubernetes-client); this test "
         << "must not be skipped";
     ASSERT_TRUE(emulator_.Start().ok());
-    dir_ =
-        std::filesystem::temp_directory_path() / ("seedhop-kubectl-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
+    auto made = seedhop::testing::MakeTempDir("seedhop-kubectl-");
+    ASSERT_TRUE(made.ok()) << made.error().message();
+    dir_ = *made;
     kubeconfig_ = dir_ / "kubeconfig";
     ASSERT_TRUE(emulator_.WriteKubeconfig(kubeconfig_).ok());
     // Keep kubectl's discovery cache away from $HOME and from other tests.

@@ -14,6 +14,7 @@
 
 #include "common/yaml/yaml_json.h"
 #include "test/monitoring/openapi_validator.h"
+#include "test/support/certs.h"
 #include "test/support/process.h"
 
 namespace seedhop::testing {
@@ -272,8 +273,9 @@ TEST_F(ManifestsTest, EveryAlertLinksAnExistingRunbookSection) {
 TEST_F(ManifestsTest, PromtoolUnitTestsOfTheAlertsPass) {
   auto rules = yaml::ReadDocuments(kRoot / "manifests" / "monitoring" / "prometheusrule.yaml");
   ASSERT_TRUE(rules.ok()) << rules.error().message();
-  const fs::path dir = fs::temp_directory_path() / ("seedhop-alerts-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  auto made = seedhop::testing::MakeTempDir("seedhop-alerts-");
+  ASSERT_TRUE(made.ok()) << made.error().message();
+  const fs::path dir = *made;
   std::ofstream(dir / "rules.json") << rules->at(0)["spec"].dump();  // JSON is YAML to promtool
   fs::copy_file(kRoot / "test" / "monitoring" / "alerts_test.yaml", dir / "alerts_test.yaml",
                 fs::copy_options::overwrite_existing);

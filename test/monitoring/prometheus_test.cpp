@@ -212,8 +212,9 @@ class PrometheusTest : public ::testing::Test {
   // Everything the tests share: started once, since Prometheus needs a few scrapes.
   struct Suite {
     Suite() : emulator(emulator::EmulatorOptions{}) {
-      dir = fs::temp_directory_path() / ("seedhop-monitoring-" + std::to_string(::getpid()));
-      fs::create_directories(dir);
+      auto made = seedhop::testing::MakeTempDir("seedhop-monitoring-");
+      EXPECT_TRUE(made.ok()) << made.error().message();
+      dir = made.ok() ? *made : "";
       EXPECT_TRUE(emulator.Start().ok());
       kubeconfig = (dir / "kubeconfig").string();
       EXPECT_TRUE(emulator.WriteKubeconfig(kubeconfig).ok());

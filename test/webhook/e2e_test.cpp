@@ -65,8 +65,9 @@ class WebhookEndToEnd : public ::testing::Test {
   }
 
   void StartWebhook() {
-    dir_ = fs::temp_directory_path() / ("seedhop-webhook-e2e-" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
+    auto made = seedhop::testing::MakeTempDir("seedhop-webhook-e2e-");
+    ASSERT_TRUE(made.ok()) << made.error().message();
+    dir_ = *made;
     ca_ = seedhop::testing::MakeCa("webhook-ca");
     auto leaf = seedhop::testing::MakeLeaf(ca_, "seedhop-webhook", {"127.0.0.1"});
     ASSERT_TRUE(seedhop::testing::WriteFile((dir_ / "tls.crt").string(), leaf.cert_pem).ok());

@@ -141,10 +141,9 @@ class Load {
 class WebhookReliability : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("seedhop-webhook-reliability-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
+    auto made = seedhop::testing::MakeTempDir("seedhop-webhook-reliability-");
+    ASSERT_TRUE(made.ok()) << made.error().message();
+    dir_ = *made;
     // Laid out like a Kubernetes secret volume: tls.crt -> ..data/tls.crt, ..data -> ..v1.
     volume_ = dir_ / "volume";
     ca_ = seedhop::testing::MakeCa("webhook-ca");

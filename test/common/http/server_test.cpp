@@ -31,11 +31,9 @@ namespace fs = std::filesystem;
 class TlsFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("seedhop-http-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    auto made = seedhop::testing::MakeTempDir("seedhop-http-");
+    ASSERT_TRUE(made.ok()) << made.error().message();
+    dir_ = *made;
     ca_ = testing::MakeCa("seedhop-test-ca");
     auto leaf = testing::MakeLeaf(ca_, "server", {"127.0.0.1", "localhost"});
     ASSERT_TRUE(testing::WriteFile(cert_file(), leaf.cert_pem).ok());

@@ -14,6 +14,7 @@
 #include "common/kube/json_patch.h"
 #include "common/kube/kubeconfig.h"
 #include "test/emulator/emulator.h"
+#include "test/support/certs.h"
 
 namespace seedhop::kube {
 namespace {
@@ -52,10 +53,11 @@ class EmulatorClientTest : public ::testing::Test {
       emulator_->Stop();
     emulator_ = std::make_unique<emulator::Emulator>(options);
     ASSERT_TRUE(emulator_->Start().ok());
-    dir_ = fs::temp_directory_path() /
-           ("seedhop-kube-emu-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
+    if (!dir_.empty())
+      fs::remove_all(dir_);  // a restart's previous kubeconfig
+    auto made = seedhop::testing::MakeTempDir("seedhop-kube-emu-");
+    ASSERT_TRUE(made.ok()) << made.error().message();
+    dir_ = *made;
     std::string path = (dir_ / "kubeconfig").string();
     ASSERT_TRUE(emulator_->WriteKubeconfig(path).ok());
     auto config = LoadKubeconfig(path);

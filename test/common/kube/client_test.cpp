@@ -255,9 +255,9 @@ TEST_F(ClientTest, ConnectionRefused) {
 }
 
 TEST_F(ClientTest, RotatedTokenFileIsReReadOn401) {
-  auto dir =
-      std::filesystem::temp_directory_path() / ("seedhop-kube-token-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  auto made = seedhop::testing::MakeTempDir("seedhop-kube-token-");
+  ASSERT_TRUE(made.ok()) << made.error().message();
+  const std::filesystem::path dir = *made;
   std::string token_file = (dir / "token").string();
   ASSERT_TRUE(testing::WriteFile(token_file, "old").ok());
   std::string accepted = "old";

@@ -56,11 +56,9 @@ std::string CertUser() {
 class KubeconfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("seedhop-kubeconfig-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    auto made = seedhop::testing::MakeTempDir("seedhop-kubeconfig-");
+    ASSERT_TRUE(made.ok()) << made.error().message();
+    dir_ = *made;
   }
   void TearDown() override { fs::remove_all(dir_); }
 
