@@ -1,13 +1,13 @@
 #include "webhook/json_prune.h"
 
 #include <array>
-#include <bit>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <string>
+
+#include "common/encoding/json_string.h"
 
 namespace seedhop::webhook {
 
@@ -20,14 +20,6 @@ constexpr JsonFilter kWholeValue{"", true, {}};
 
 // How deep Scanner::Skip follows nesting within one skipped value, whatever max_depth says.
 constexpr size_t kSkipLevels = 1024;
-
-// Bytes a JSON string may hold as they are: printable ASCII other than '"' and '\\'.
-constexpr std::array<bool, 256> kPlainStringByte = [] {
-  std::array<bool, 256> table{};
-  for (int c = 0x20; c < 0x80; ++c)
-    table[c] = c != '"' && c != '\\';
-  return table;
-}();
 
 // The value of the four hex digits at `p`; -1 when they are not.
 int HexValue(const char* p) {
@@ -404,41 +396,11 @@ class Scanner {
     return true;
   }
 
-  // Advances p_ to the next byte that is not plain string content (or to the end). Strings are
-  // most of a review's bytes, so whole 8-byte words are checked at once where possible.
-  void SkipPlainStringBytes() {
-    constexpr uint64_t kOnes = 0x0101010101010101;
-    constexpr uint64_t kHighs = 0x8080808080808080;
-    // Flags the high bit of each zero byte of `v`. Bytes above a zero byte may be flagged falsely
-    // (by its borrow), but never a byte below the first one: the lowest flag is exact.
-    auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v & kHighs; };
-    const char* p = p_;
-    while (end_ - p >= 8) {
-      uint64_t word;
-      std::memcpy(&word, p, 8);
-      uint64_t special = has_zero(word ^ (kOnes * '"')) | has_zero(word ^ (kOnes * '\\')) |
-                         ((word - kOnes * 0x20) & ~word & kHighs) | (word & kHighs);
-      if (special != 0) {
-        // Most strings end within the word: jump to the first special byte rather than walk to it
-        // (in memory order, which is the word's low end only on a little-endian machine).
-        if constexpr (std::endian::native == std::endian::little) {
-          p_ = p + std::countr_zero(special) / 8;
-          return;
-        }
-        break;
-      }
-      p += 8;
-    }
-    while (p != end_ && kPlainStringByte[static_cast<unsigned char>(*p)])
-      ++p;
-    p_ = p;
-  }
-
   // Sets *escaped when the string holds a backslash escape.
   [[gnu::always_inline]] bool String(bool* escaped) {
     ++p_;
     while (true) {
-      SkipPlainStringBytes();
+      p_ = encoding::FindJsonStringSpecial(p_, end_);
       if (p_ == end_)
         return Fail(JsonPruneError::kSyntax);
       auto c = static_cast<unsigned char>(*p_);

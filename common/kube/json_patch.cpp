@@ -1,9 +1,9 @@
 #include "common/kube/json_patch.h"
 
-#include <algorithm>
-#include <array>
 #include <nlohmann/json.hpp>
 #include <utility>
+
+#include "common/encoding/json_string.h"
 
 namespace seedhop::kube {
 
@@ -34,15 +34,8 @@ std::string JsonPointer(std::initializer_list<std::string_view> tokens) {
 void AppendJsonString(std::string& out, std::string_view value) {
   // Most strings need no escaping; the others are left to nlohmann, so that escapes and UTF-8
   // errors come out as dump() makes them.
-  static constexpr std::array<bool, 256> kPlain = [] {
-    std::array<bool, 256> table{};
-    for (int c = 0x20; c < 0x7F; ++c)
-      table[c] = c != '"' && c != '\\';
-    return table;
-  }();
-  bool plain = std::all_of(value.begin(), value.end(),
-                           [](char c) { return kPlain[static_cast<unsigned char>(c)]; });
-  if (!plain) {
+  const char* end = value.data() + value.size();
+  if (encoding::FindJsonStringSpecial(value.data(), end) != end) {
     out += nlohmann::json(std::string(value)).dump();
     return;
   }

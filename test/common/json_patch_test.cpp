@@ -53,7 +53,8 @@ TEST(JsonPatch, WritesWhatNlohmannWouldWrite) {
                                  "\x01\x1f",
                                  "\x7f",
                                  "caf\xC3\xA9 \xF0\x9F\x98\x80",
-                                 std::string("nul\0byte", 8)};
+                                 std::string("nul\0byte", 8),
+                                 "a value long enough to be checked in blocks, \"quoted\" late"};
   JsonPatch patch;
   json want = json::array();
   EXPECT_EQ(patch.text(), want.dump());
