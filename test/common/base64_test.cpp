@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <string>
+#include <string_view>
+
 namespace seedhop::encoding {
 namespace {
 
@@ -35,6 +39,44 @@ TEST(Base64, RoundTripsBinary) {
   for (int i = 0; i < 256; ++i)
     binary.push_back(static_cast<char>(i));
   EXPECT_EQ(Base64Decode(Base64Encode(binary)), binary);
+}
+
+// Base64 by its definition (RFC 4648 section 4): the bits of the data, six at a time, zero-filled
+// at the end, then '=' up to a multiple of four.
+std::string ReferenceEncode(std::string_view data) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string bits;
+  for (char c : data) {
+    for (int bit = 7; bit >= 0; --bit)
+      bits += (static_cast<unsigned char>(c) >> bit & 1) != 0 ? '1' : '0';
+  }
+  while (bits.size() % 6 != 0)
+    bits += '0';
+  std::string out;
+  for (size_t i = 0; i < bits.size(); i += 6)
+    out += kAlphabet[std::stoi(bits.substr(i, 6), nullptr, 2)];
+  while (out.size() % 4 != 0)
+    out += '=';
+  return out;
+}
+
+// Every 12-bit value in both halves of a group, and every length's padding.
+TEST(Base64, EncodesAsTheDefinitionSays) {
+  std::string data;
+  for (uint32_t v = 0; v < 4096; ++v) {
+    uint32_t group = v << 12 | (4095 - v);
+    data += static_cast<char>(group >> 16);
+    data += static_cast<char>(group >> 8);
+    data += static_cast<char>(group);
+  }
+  EXPECT_EQ(Base64Encode(data), ReferenceEncode(data));
+  for (size_t length = 0; length <= 8; ++length) {
+    std::string_view prefix = std::string_view(data).substr(3000, length);
+    std::string out = "kept ";
+    AppendBase64(out, prefix);
+    EXPECT_EQ(out, "kept " + ReferenceEncode(prefix)) << "length " << length;
+  }
 }
 
 }  // namespace
