@@ -219,6 +219,48 @@ TEST(JsonPruneTest, CapturesMembersAsTextWithoutBuildingThem) {
   EXPECT_EQ(captures[kCapturedName].data(), text.data() + text.find('"', 8));
 }
 
+// The scanner looks for whitespace only where the expected byte is not already there, so
+// whitespace is tried at every position of a text with every kind of token: where nlohmann
+// accepts it, the built values and the captures are those of the compact text; elsewhere (inside
+// a token) it is refused as nlohmann refuses it.
+TEST(JsonPruneTest, WhitespaceBetweenAnyTwoTokensChangesNothing) {
+  const std::string compact =
+      R"({"name":"a\nb","meta":{"uid":7,"x":[1,-2.5e3,true,false,null,"s",{},[],{"k":"v"}]},)"
+      R"("built":[true,{"z":[]}],"other":{"deep":[[1],{"e":""}]}})";
+  constexpr JsonFilter kSkipAll{"", false, {}};
+  const JsonFilter* filters[] = {&kWhole, &kCapturing, &kSkipAll};
+  for (const JsonFilter* filter : filters) {
+    std::array<std::string_view, kCaptureCount> want_captures;
+    PrunedJson want = ParsePrunedJson(compact, *filter, 128, want_captures);
+    ASSERT_EQ(want.error, JsonPruneError::kNone);
+    for (size_t at = 0; at <= compact.size(); ++at) {
+      for (std::string_view space : {" ", "\t\r\n "}) {
+        std::string text = compact.substr(0, at) + std::string(space) + compact.substr(at);
+        SCOPED_TRACE(text);
+        std::array<std::string_view, kCaptureCount> captures;
+        PrunedJson got = ParsePrunedJson(text, *filter, 128, captures);
+        bool accepted = json::accept(text);
+        ASSERT_EQ(got.error == JsonPruneError::kNone, accepted);
+        if (!accepted)
+          continue;
+        // A space inside a string is content, not whitespace: nlohmann's value changes too.
+        if (json::parse(text) != json::parse(compact))
+          continue;
+        EXPECT_TRUE(SameJson(got.value, want.value));
+        for (size_t i = 0; i < kCaptureCount; ++i) {
+          ASSERT_EQ(captures[i].empty(), want_captures[i].empty()) << "capture " << i;
+          if (!captures[i].empty()) {
+            // The value's own text: CapturedObject and CapturedNothing read its first bytes.
+            EXPECT_EQ(captures[i].front(), want_captures[i].front()) << "capture " << i;
+            EXPECT_EQ(captures[i].back(), want_captures[i].back()) << "capture " << i;
+            EXPECT_EQ(json::parse(captures[i]), json::parse(want_captures[i])) << "capture " << i;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(JsonPruneTest, CapturesAsTheLastOccurrenceHasThem) {
   struct Case {
     std::string text;
