@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config clang clang-format openssl curl python3
   libboost-dev libssl-dev nlohmann-json3-dev libre2-dev prometheus-cpp-dev libyaml-cpp-dev
-  libgtest-dev libgmock-dev zlib1g-dev
+  libmimalloc-dev libgtest-dev libgmock-dev zlib1g-dev
   etcd-server etcd-client prometheus wrk nginx-light jq
 )
 
