@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -31,11 +32,16 @@ TEST(AllocatorTest, MallocOfThisExecutableIsMimalloc) {
   std::free(block);
 }
 
-TEST(AllocatorTest, NewOfLibstdcxxIsMimalloc) {
+TEST(AllocatorTest, OperatorNewIsMimalloc) {
   auto block = std::make_unique<char[]>(7 * 1024);
   EXPECT_TRUE(mi_is_in_heap_region(block.get()));
-  std::string text(1000, 'x');  // allocated inside libstdc++'s string code
-  EXPECT_TRUE(mi_is_in_heap_region(text.data()));
+}
+
+TEST(AllocatorTest, AllocationsInsideLibstdcxxAreMimalloc) {
+  // runtime_error's constructor is compiled into libstdc++.so, not into this test: it copies
+  // the message into a block it allocates itself.
+  std::runtime_error error(std::string(200, 'x'));
+  EXPECT_TRUE(mi_is_in_heap_region(error.what()));
 }
 
 TEST(AllocatorTest, AllocationsInsideTheCLibraryAreMimalloc) {
