@@ -7,6 +7,7 @@
 #include "common/obs/log.h"
 #include "common/plan/etcd_plan.h"
 #include "common/time/rfc3339.h"
+#include "migrator/roll_leader.h"
 #include "migrator/safety.h"
 #include "migrator/shootstate/export.h"
 #include "migrator/shootstate/import.h"
@@ -52,6 +53,32 @@ std::string PlanSummary(const plan::EtcdPlan& p) {
   return summary;
 }
 
+// The peers the pod template of `sts` resolves to the other seed, by ordinal: its hostAliases
+// for the peer names of StatefulSet `statefulset`.
+std::map<int, std::string> AliasedPeers(const json& sts, const std::string& statefulset) {
+  std::map<int, std::string> aliased;
+  const json::json_pointer pointer("/spec/template/spec/hostAliases");
+  if (!sts.contains(pointer) || !sts[pointer].is_array())
+    return aliased;
+  for (const json& entry : sts[pointer]) {
+    for (const json& hostname : entry.value("hostnames", json::array())) {
+      if (!hostname.is_string())
+        continue;
+      int ordinal = MemberOrdinal(statefulset, "", hostname.get<std::string>());
+      if (ordinal >= 0)
+        aliased[ordinal] = entry.value("ip", "");
+    }
+  }
+  return aliased;
+}
+
+std::map<int, std::string> PlannedPeers(const plan::EtcdPlan& plan) {
+  std::map<int, std::string> wanted;
+  for (const plan::RemoteMember& member : plan.remote_members)
+    wanted[member.ordinal] = member.address;
+  return wanted;
+}
+
 // What `sts` lacks of `plan`: its replicas, its ordinals start, or exactly the plan's remote
 // members among the pod template's hostAliases for this StatefulSet's peer names. "" when it
 // carries the plan.
@@ -62,23 +89,8 @@ std::string MissingFromStatefulSet(const json& sts, const plan::EtcdPlan& plan) 
     return "spec.replicas is " + std::to_string(replicas);
   if (plan.replicas > 0 && start != plan.ordinals_start)
     return "spec.ordinals.start is " + std::to_string(start);
-  std::map<int, std::string> aliased;
-  json aliases = json::array();
-  if (sts.contains(json::json_pointer("/spec/template/spec/hostAliases")))
-    aliases = sts[json::json_pointer("/spec/template/spec/hostAliases")];
-  for (const json& entry : aliases) {
-    for (const json& hostname : entry.value("hostnames", json::array())) {
-      if (!hostname.is_string())
-        continue;
-      int ordinal = MemberOrdinal(plan.statefulset, "", hostname.get<std::string>());
-      if (ordinal >= 0)
-        aliased[ordinal] = entry.value("ip", "");
-    }
-  }
-  std::map<int, std::string> wanted;
-  for (const plan::RemoteMember& member : plan.remote_members)
-    wanted[member.ordinal] = member.address;
-  if (aliased != wanted) {
+  std::map<int, std::string> aliased = AliasedPeers(sts, plan.statefulset);
+  if (aliased != PlannedPeers(plan)) {
     std::string have;
     for (const auto& [ordinal, ip] : aliased)
       have += (have.empty() ? "" : ",") + std::to_string(ordinal) + "=" + ip;
@@ -329,6 +341,17 @@ Status Executor::SetSidePlan(const FlowStep& step) {
   // repeated until the stored StatefulSet carries the plan; the annotation names the plan.
   std::string summary = PlanSummary(desired);
   std::string missing = MissingFromStatefulSet(*sts, desired);
+  std::vector<int> kept;
+  for (int i = 0; i < desired.replicas; ++i)
+    kept.push_back(desired.ordinals_start + i);
+  // New aliases change the pod template: every running pod is replaced. Leadership moves first
+  // to the pod the roll reaches last.
+  if (!missing.empty() && !kept.empty() &&
+      IntAt(*sts, json::json_pointer("/spec/replicas"), 1) > 0 &&
+      AliasedPeers(*sts, step.etcd) != PlannedPeers(desired)) {
+    if (Status ahead = LeadAheadOfRoll(step, kept, 0); !ahead.ok())
+      return ahead;
+  }
   if (!missing.empty()) {
     json patch = {{"metadata", {{"annotations", {{kPlanAnnotation, summary}}}}}};
     auto patched = access_.seed->Patch(StatefulSets(ns), step.etcd, kube::PatchType::kMerge, patch);
@@ -352,6 +375,10 @@ Status Executor::SetSidePlan(const FlowStep& step) {
   const json& status = s.value("status", json::object());
   std::string current_revision = status.value("currentRevision", "");
   std::string update_revision = status.value("updateRevision", "");
+  if (observed == generation && current_revision != update_revision && !kept.empty()) {
+    if (Status ahead = LeadAheadOfRoll(step, kept, static_cast<int>(updated)); !ahead.ok())
+      return ahead;
+  }
   if (observed < generation || ready != replicas || (replicas > 0 && updated != replicas) ||
       current_revision != update_revision) {
     return NotYet(context + ": rolling out: generation " + std::to_string(generation) +
@@ -397,6 +424,45 @@ Result<Executor::MemberLookup> Executor::LookUp(const FlowStep& step) {
   found.members = std::move(members).value();
   found.member = FindMember(found.members, found.peer);
   return found;
+}
+
+Status Executor::LeadAheadOfRoll(const FlowStep& step, std::vector<int> kept, int replaced) {
+  EtcdView view = Observe(step.etcd, 0);
+  if (!view.problem.empty())
+    return OkStatus();  // nothing to act on; the roll's own wait reports the problem
+  RollView roll{std::move(kept), replaced};
+  for (const ObservedMember& member : view.members) {
+    if (!member.local)
+      continue;
+    if (member.id == view.leader_id)
+      roll.leader = member.ordinal;
+    if (member.healthy && !member.learner)
+      roll.healthy_voters.push_back(member.ordinal);
+  }
+  std::sort(roll.healthy_voters.begin(), roll.healthy_voters.end());
+  std::optional<int> successor = LeaderDuringRoll(roll);
+  if (!successor)
+    return OkStatus();
+  auto member = std::find_if(view.members.begin(), view.members.end(),
+                             [&](const ObservedMember& m) { return m.ordinal == *successor; });
+  auto session = Connect(step.etcd);
+  if (!session.ok())
+    return session.error();
+  std::string move = step.etcd + ": move leadership from member " + std::to_string(roll.leader) +
+                     " to " + std::to_string(*successor) + " ahead of the roll";
+  if (access_.logger) {
+    access_.logger->Info("moving etcd leadership ahead of a roll",
+                         {{"namespace", spec_.shoot_namespace},
+                          {"etcd", step.etcd},
+                          {"from", std::to_string(roll.leader)},
+                          {"to", std::to_string(*successor)}});
+  }
+  // A transfer that fails (the successor still catching up) is retried on the next attempt; the
+  // roll goes on meanwhile, so a miss costs only the stall the move tries to avoid.
+  auto moved = (*session)->client().MoveLeader(member->id);
+  if (!moved.ok())
+    return NotYet(moved.error().Wrap(move).message());
+  return NotYet(move);
 }
 
 Status Executor::AddLearner(const FlowStep& step) {

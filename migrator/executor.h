@@ -74,6 +74,10 @@ class Executor {
   Status ExportState();
   Status ImportState();
   Status SetSidePlan(const FlowStep& step);
+  // Keeps etcd leadership off the pods a roll of `step`'s StatefulSet is about to replace
+  // (migrator/roll_leader.h). `kept`: the pods the plan keeps, ascending; the highest `replaced`
+  // of them run the new template already. OK when leadership may stay; kUnavailable while it moves.
+  Status LeadAheadOfRoll(const FlowStep& step, std::vector<int> kept, int replaced);
   Status AddLearner(const FlowStep& step);
   Status Promote(const FlowStep& step);
   Status TransferLeadership(const FlowStep& step);
