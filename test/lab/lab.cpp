@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -165,6 +166,9 @@ class Lab {
   std::unique_ptr<LinkProxy> link_;
   std::atomic<bool> stop_druid_{false};
   std::thread druid_;
+  // Pods deleted while their etcd led the cluster, as the runners report them.
+  std::mutex leaders_stopped_mutex_;
+  std::vector<std::string> leaders_stopped_;
 
   kube::Client& garden() { return *clients_[0]; }
   kube::Client& seed(int s) { return *clients_[1 + s]; }
@@ -329,14 +333,20 @@ Status Lab::SetUp() {
     runner.seed_index = options_.seed_index_base + s;
     runner.lab_seeds = {options_.seed_index_base, options_.seed_index_base + 1};
     runner.work_dir = work_ + "/pods-" + kRoles[s];
-    SeedRunner::EventCallback on_event;
-    if (options_.verbose) {
-      on_event = [this, s](const PodEvent& event) {
-        Say(std::string("  ") + kRoles[s] + " pod " + event.statefulset + "-" +
-            std::to_string(event.ordinal) + " " + PodEventKindName(event.kind) +
+    auto on_event = [this, s](const PodEvent& event) {
+      const std::string pod = std::string(kRoles[s]) + " pod " + event.statefulset + "-" +
+                              std::to_string(event.ordinal);
+      if (event.kind == PodEventKind::kDeleted && event.was_leader) {
+        char at[32];
+        std::snprintf(at, sizeof at, " at %.1fs (", Seconds(event.time - started_));
+        std::lock_guard lock(leaders_stopped_mutex_);
+        leaders_stopped_.push_back(pod + at + event.detail + ")");
+      }
+      if (options_.verbose) {
+        Say("  " + pod + " " + PodEventKindName(event.kind) +
             (event.detail.empty() ? "" : ": " + event.detail));
-      };
-    }
+      }
+    };
     runners_[s] = std::make_unique<SeedRunner>(runner, on_event);
     if (Status started = runners_[s]->Start(); !started.ok())
       return started;
@@ -721,6 +731,10 @@ LabReport Lab::Run() {
   report.longest_stall_at_seconds = Seconds(stall.began - migration_from);
   report.longest_stall_at = StepAt(stall.began);
   report.slow_writes = writer.SlowWrites();
+  {
+    std::lock_guard lock(leaders_stopped_mutex_);
+    report.leaders_stopped = leaders_stopped_;
+  }
   report.p99_before_ms = LatencyPercentileMs(records, 99, writes_from, migration_from);
   report.p99_during_ms = LatencyPercentileMs(records, 99, move_from, move_to);
   report.cpu_busy_before_percent = BusyPercent(cpu_writes_from, cpu_migration_from);
@@ -785,6 +799,7 @@ nlohmann::json LabReport::ToJson() const {
           {"minToleranceAtSeconds", min_tolerance_at_seconds},
           {"migratorKills", migrator_kills},
           {"memberKills", member_kills},
+          {"leadersStopped", leaders_stopped},
           {"linkCuts", link_cuts},
           {"linkCutAtSeconds", link_cut_at_seconds},
           {"stepsCompletedDuringCut", steps_completed_during_cut},
@@ -833,6 +848,10 @@ std::string LabReport::Summary() const {
                   link_cut_at_seconds, isolated_voters_during_cut, steps_completed_during_cut);
     out += cut;
   }
+  out += "  leaders stopped      " + std::to_string(leaders_stopped.size()) +
+         " (pods deleted while their etcd led the cluster)\n";
+  for (const std::string& stopped : leaders_stopped)
+    out += "    " + stopped + "\n";
   for (size_t i = 0; i < slow_writes.size() && i < 3; ++i)
     out += "  slow write           " + slow_writes[i] + "\n";
   return out;

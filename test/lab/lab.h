@@ -76,6 +76,9 @@ struct LabReport {
   double min_tolerance_at_seconds = 0;
   int migrator_kills = 0;
   int member_kills = 0;
+  // Pods the lab's StatefulSet controller deleted (a roll, a scale-down) while their etcd led
+  // the cluster: each costs a hand-over that strands forwarded writes. The migrator avoids them.
+  std::vector<std::string> leaders_stopped;
   int link_cuts = 0;
   double link_cut_at_seconds = 0;  // when the cut began, from the migration's start
   // Steps the lab saw complete while the link was cut: the step under way may finish, but no

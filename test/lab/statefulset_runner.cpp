@@ -336,9 +336,10 @@ Status SeedRunner::KillPod(const std::string& statefulset, int ordinal) {
                "kill pod " + name + ": no such pod on seed " + std::to_string(options_.seed_index));
 }
 
-void SeedRunner::Emit(const PodRecord& pod, PodEventKind kind, const std::string& detail) {
+void SeedRunner::Emit(const PodRecord& pod, PodEventKind kind, const std::string& detail,
+                      bool was_leader) {
   if (on_event_)
-    on_event_(PodEvent{Clock::now(), pod.statefulset, pod.ordinal, kind, detail});
+    on_event_(PodEvent{Clock::now(), pod.statefulset, pod.ordinal, kind, detail, was_leader});
 }
 
 void SeedRunner::Loop() {
@@ -515,7 +516,10 @@ void SeedRunner::DeletePod(int etcd_index, int ordinal, const std::string& why) 
   if (it == pods_.end())
     return;
   PodRecord& pod = *it->second;
+  bool was_leader = false;
   if (pod.pid > 0) {
+    auto status = probe_->Status(ClientUrl(pod.address));
+    was_leader = status.ok() && status->member_id != 0 && status->leader_id == status->member_id;
     // As kubelet: SIGTERM (etcd hands leadership over on a graceful stop), SIGKILL after the
     // grace period. Reaped under the lock, so that KillPod never signals a reused pid.
     ::kill(pod.pid, SIGTERM);
@@ -542,7 +546,7 @@ void SeedRunner::DeletePod(int etcd_index, int ordinal, const std::string& why) 
     gone = std::move(it->second);
     pods_.erase(it);
   }
-  Emit(*gone, PodEventKind::kDeleted, why);
+  Emit(*gone, PodEventKind::kDeleted, why, was_leader);
 }
 
 void SeedRunner::KillAll() {

@@ -149,6 +149,8 @@ struct PodEvent {
   int ordinal = 0;
   PodEventKind kind = PodEventKind::kCreated;
   std::string detail;
+  // kDeleted: its etcd said it led the cluster just before the runner stopped it.
+  bool was_leader = false;
 };
 
 // What one pod looks like now.
@@ -225,7 +227,8 @@ class SeedRunner {
   MemberView AskMembers(int etcd_index);
   void WriteStatus(int etcd_index, const Spec& spec);
   void KillAll();
-  void Emit(const PodRecord& pod, PodEventKind kind, const std::string& detail);
+  void Emit(const PodRecord& pod, PodEventKind kind, const std::string& detail,
+            bool was_leader = false);
   PodState StateOf(const PodRecord& pod) const;
   std::string PodName(int etcd_index, int ordinal) const;
   std::string PvcDir(int etcd_index, int ordinal) const;

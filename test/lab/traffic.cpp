@@ -158,6 +158,21 @@ Writer::~Writer() {
   Stop();
 }
 
+namespace {
+
+// True when `error` is a member refusing a write at once because leadership is changing hands
+// (raft's ErrProposalDropped while a transfer is under way, etcd's ErrLeaderChanged). The member
+// is alive and will take the write again in a moment, itself or by forwarding it. Another member
+// would forward the retry to the leader that is handing over, which drops it without an answer
+// (raft stepLeader, leadTransferee != None): the client then waits for its timeout.
+bool RefusedDuringHandOver(const Error& error) {
+  const std::string& message = error.message();
+  return message.find("raft proposal dropped") != std::string::npos ||
+         message.find("leader changed") != std::string::npos;
+}
+
+}  // namespace
+
 bool Writer::WriteOne(Clients& clients, WriteRecord& record) {
   std::string key = "/seedhop-lab/" + std::to_string(record.key);
   std::string value = "value-" + std::to_string(record.key);
@@ -167,11 +182,11 @@ bool Writer::WriteOne(Clients& clients, WriteRecord& record) {
   auto Ms = [](Clock::duration d) {
     return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
   };
-  std::string failed;  // the member the last attempt failed on
+  std::string failed;  // the member the last attempt could not reach or timed out on
   while (Clock::now() < deadline && !stop_) {
-    // A leader that failed us is usually handing over (a transfer drops proposals for a moment)
-    // and the sampler names its successor within 50 ms; the next pod in turn may be one that
-    // restarted and replays its log, where a write waits for the client's timeout.
+    // The leader the sampler names, unless the write just failed there: then the pods in turn.
+    // A leader that refused during a hand-over is asked again (the sampler names its successor
+    // within 50 ms), not a follower, which would forward the write into the hand-over.
     std::string url = leader_ ? leader_() : "";
     if (url.empty() || url == failed) {
       std::map<int, std::string> pods = pods_();
@@ -204,7 +219,7 @@ bool Writer::WriteOne(Clients& clients, WriteRecord& record) {
       record.latency = std::chrono::duration_cast<std::chrono::microseconds>(now - record.started);
       break;
     }
-    failed = url;
+    failed = RefusedDuringHandOver(put.error()) ? "" : url;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   if (Clock::now() - record.started >= kSlowWrite) {

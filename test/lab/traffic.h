@@ -114,7 +114,9 @@ using LeaderDirectory = std::function<std::string()>;
 // wait for each other. Each write goes to the member `leader` names (any pod when it names none;
 // `leader` may be empty) and is retried until it is acknowledged or `give_up` passes (then it
 // counts as failed, not lost: it was never acknowledged): on the leader named then, when that is
-// not the member that just failed, else on the pods in turn, from one that depends on the key.
+// not the member that just failed, else on the pods in turn, from one that depends on the key. A
+// leader that refused only because leadership is changing hands has not failed: a follower would
+// forward the retry into the hand-over, where it is dropped without an answer.
 class Writer {
  public:
   Writer(PodDirectory pods, LeaderDirectory leader, int rate, std::chrono::milliseconds give_up);

@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <atomic>
 #include <thread>
+#include <tuple>
+#include <utility>
 
 #include "test/support/etcd_cluster.h"
 
@@ -67,22 +69,26 @@ TEST(LatencyPercentile, TakesOnlyAcknowledgedWritesStartedInTheWindow) {
   EXPECT_DOUBLE_EQ(LatencyPercentileMs({}, 99, from, to), 0);
 }
 
+// Opens a listening TCP socket on a free loopback port. Returns the socket and its
+// "http://127.0.0.1:<port>" URL; the URL is "" when the socket could not be set up.
+std::pair<int, std::string> ListenOnLoopback() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), length) != 0 || ::listen(fd, 16) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0)
+    return {fd, ""};
+  return {fd, "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port))};
+}
+
 // A loopback port that accepts connections and never answers, as a member going away or still
 // replaying its log can: listening, but nobody accepts, so a request waits for the client's 2 s
 // timeout. Closed when the object goes.
 class SilentMember {
  public:
-  SilentMember() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&address), length) == 0 && ::listen(fd_, 16) == 0 &&
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-      url_ = "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
-    }
-  }
+  SilentMember() { std::tie(fd_, url_) = ListenOnLoopback(); }
   ~SilentMember() { ::close(fd_); }
   // "" when the socket could not be set up.
   const std::string& url() const { return url_; }
@@ -91,6 +97,16 @@ class SilentMember {
   int fd_ = -1;
   std::string url_;
 };
+
+// Lets `writer` (at 1 write/s) send its first write, key 0, and returns what it recorded: an
+// unacknowledged record when it recorded none.
+WriteRecord FirstWrite(Writer& writer) {
+  writer.Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  writer.Stop();
+  std::vector<WriteRecord> records = writer.Records();
+  return records.empty() ? WriteRecord{} : records[0];
+}
 
 TEST(Writer, ASlowWriteIsKeptWithWhatEachAttemptMet) {
   auto cluster = testing::EtcdCluster::Start({.members = 1});
@@ -142,16 +158,93 @@ TEST(Writer, RetriesOnTheLeaderNamedNowNotOnTheNextPod) {
         return std::map<int, std::string>{{0, gone_url}, {1, silent.url()}, {2, live_url}};
       },
       [&] { return asked++ == 0 ? gone_url : live_url; }, 1, std::chrono::milliseconds(5000));
-  writer.Start();
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  writer.Stop();
-
-  std::vector<WriteRecord> records = writer.Records();
-  ASSERT_FALSE(records.empty());
-  EXPECT_TRUE(records[0].acknowledged);
-  EXPECT_EQ(records[0].attempts, 2);
+  const WriteRecord first = FirstWrite(writer);
+  EXPECT_TRUE(first.acknowledged);
+  EXPECT_EQ(first.attempts, 2);
   // The silent pod would have held it for its 2 s timeout.
-  EXPECT_LT(records[0].latency, std::chrono::milliseconds(1500));
+  EXPECT_LT(first.latency, std::chrono::milliseconds(1500));
+  EXPECT_TRUE(writer.SlowWrites().empty());
+  EXPECT_EQ(writer.Verify().lost, 0);
+}
+
+// A loopback HTTP server that answers every request as etcd's gateway does for a leader that is
+// handing leadership over: 503, gRPC code 14, "etcdserver: raft proposal dropped". One request per
+// connection. Stops when the object goes.
+class HandingOverMember {
+ public:
+  HandingOverMember() {
+    std::tie(fd_, url_) = ListenOnLoopback();
+    if (!url_.empty())
+      thread_ = std::thread([this] { Serve(); });
+  }
+  ~HandingOverMember() {
+    ::shutdown(fd_, SHUT_RDWR);
+    if (thread_.joinable())
+      thread_.join();
+    ::close(fd_);
+  }
+  // "" when the socket could not be set up.
+  const std::string& url() const { return url_; }
+  int refused() const { return refused_; }
+
+ private:
+  void Serve() {
+    const std::string body = R"({"error":"etcdserver: raft proposal dropped","code":14,)"
+                             R"("message":"etcdserver: raft proposal dropped"})";
+    const std::string answer =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json"
+        "\r\nConnection: close\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\n\r\n" + body;
+    for (int connection; (connection = ::accept(fd_, nullptr, nullptr)) >= 0;) {
+      // Reads the request's head and body (small: the writer's put) before answering.
+      std::string request;
+      char buffer[4096];
+      for (ssize_t n; request.find("\r\n\r\n") == std::string::npos || !HasBody(request);) {
+        if ((n = ::recv(connection, buffer, sizeof buffer, 0)) <= 0)
+          break;
+        request.append(buffer, static_cast<size_t>(n));
+      }
+      if (::send(connection, answer.data(), answer.size(), MSG_NOSIGNAL) > 0)
+        ++refused_;
+      ::close(connection);
+    }
+  }
+  static bool HasBody(const std::string& request) {
+    size_t head_end = request.find("\r\n\r\n");
+    size_t at = request.find("Content-Length: ");
+    if (at == std::string::npos || at > head_end)
+      return true;
+    return request.size() - (head_end + 4) >= std::stoul(request.substr(at + 16));
+  }
+
+  int fd_ = -1;
+  std::string url_;
+  std::atomic<int> refused_{0};
+  std::thread thread_;
+};
+
+TEST(Writer, ALeaderRefusingDuringAHandOverIsAskedAgainNotAFollower) {
+  auto cluster = testing::EtcdCluster::Start({.members = 1});
+  ASSERT_TRUE(cluster.ok()) << cluster.error().message();
+  HandingOverMember leader;
+  SilentMember follower;
+  ASSERT_FALSE(leader.url().empty());
+  ASSERT_FALSE(follower.url().empty());
+  const std::string live_url = (*cluster)->ClientUrl(0);
+  // The sampler names the refusing leader for the first two asks, then its successor. The pod a
+  // write's round of the pods would try next is a follower that holds a forwarded write until the
+  // client's 2 s timeout, as a follower does while its leader hands over.
+  std::atomic<int> asked{0};
+  Writer writer(
+      [&] {
+        return std::map<int, std::string>{{0, leader.url()}, {1, follower.url()}, {2, live_url}};
+      },
+      [&] { return asked++ < 2 ? leader.url() : live_url; }, 1, std::chrono::milliseconds(5000));
+  const WriteRecord first = FirstWrite(writer);
+  EXPECT_TRUE(first.acknowledged);
+  EXPECT_EQ(leader.refused(), 2);
+  EXPECT_EQ(first.attempts, 3);
+  EXPECT_LT(first.latency, std::chrono::milliseconds(1500));
   EXPECT_TRUE(writer.SlowWrites().empty());
   EXPECT_EQ(writer.Verify().lost, 0);
 }
