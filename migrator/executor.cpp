@@ -457,11 +457,19 @@ Status Executor::LeadAheadOfRoll(const FlowStep& step, std::vector<int> kept, in
                           {"from", std::to_string(roll.leader)},
                           {"to", std::to_string(*successor)}});
   }
-  // A transfer that fails (the successor still catching up) is retried on the next attempt; the
-  // roll goes on meanwhile, so a miss costs only the stall the move tries to avoid.
+  // A transfer that fails (the successor still catching up) never holds the step up: the roll
+  // goes ahead, so a miss costs only the stall the move tries to avoid. The next attempt decides
+  // again.
   auto moved = (*session)->client().MoveLeader(member->id);
-  if (!moved.ok())
-    return NotYet(moved.error().Wrap(move).message());
+  if (!moved.ok()) {
+    if (access_.logger) {
+      access_.logger->Warn(
+          "cannot move etcd leadership ahead of a roll",
+          {{"namespace", spec_.shoot_namespace}, {"error", moved.error().Wrap(move).message()}});
+    }
+    return OkStatus();
+  }
+  // Patching waits for the next attempt, which sees whether the successor leads now.
   return NotYet(move);
 }
 

@@ -76,7 +76,8 @@ class Executor {
   Status SetSidePlan(const FlowStep& step);
   // Keeps etcd leadership off the pods a roll of `step`'s StatefulSet is about to replace
   // (migrator/roll_leader.h). `kept`: the pods the plan keeps, ascending; the highest `replaced`
-  // of them run the new template already. OK when leadership may stay; kUnavailable while it moves.
+  // of them run the new template already. kUnavailable after starting a move; OK when leadership
+  // may stay or could not be moved (logged: the roll goes ahead regardless).
   Status LeadAheadOfRoll(const FlowStep& step, std::vector<int> kept, int replaced);
   Status AddLearner(const FlowStep& step);
   Status Promote(const FlowStep& step);
