@@ -7,6 +7,7 @@
 #include "common/obs/log.h"
 #include "common/plan/etcd_plan.h"
 #include "common/time/rfc3339.h"
+#include "migrator/metrics.h"
 #include "migrator/roll_leader.h"
 #include "migrator/safety.h"
 #include "migrator/shootstate/export.h"
@@ -114,8 +115,9 @@ std::string ExpandUrl(const std::string& url_template, const std::string& etcd,
   return url;
 }
 
-Executor::Executor(SeedAccess access, MigrationSpec spec, etcd::Sessions& sessions)
-    : access_(std::move(access)), spec_(std::move(spec)), sessions_(sessions) {}
+Executor::Executor(SeedAccess access, MigrationSpec spec, etcd::Sessions& sessions,
+                   MigratorMetrics* metrics)
+    : access_(std::move(access)), spec_(std::move(spec)), sessions_(sessions), metrics_(metrics) {}
 
 std::string Executor::PeerUrl(const std::string& etcd, int ordinal) const {
   return ExpandUrl(access_.etcd_peer_url, etcd, spec_.shoot_namespace, ordinal);
@@ -346,8 +348,7 @@ Status Executor::SetSidePlan(const FlowStep& step) {
     kept.push_back(desired.ordinals_start + i);
   // New aliases change the pod template: every running pod is replaced. Leadership moves first
   // to the pod the roll reaches last.
-  if (!missing.empty() && !kept.empty() &&
-      IntAt(*sts, json::json_pointer("/spec/replicas"), 1) > 0 &&
+  if (!kept.empty() && IntAt(*sts, json::json_pointer("/spec/replicas"), 1) > 0 &&
       AliasedPeers(*sts, step.etcd) != PlannedPeers(desired)) {
     if (Status ahead = LeadAheadOfRoll(step, kept, 0); !ahead.ok())
       return ahead;
@@ -461,6 +462,8 @@ Status Executor::LeadAheadOfRoll(const FlowStep& step, std::vector<int> kept, in
   // goes ahead, so a miss costs only the stall the move tries to avoid. The next attempt decides
   // again.
   auto moved = (*session)->client().MoveLeader(member->id);
+  if (metrics_)
+    metrics_->CountLeadershipMove(access_.role, moved.ok());
   if (!moved.ok()) {
     if (access_.logger) {
       access_.logger->Warn(

@@ -26,6 +26,8 @@ class Metrics;
 
 namespace seedhop::migrator {
 
+class MigratorMetrics;
+
 // The annotation the migrator writes on a StatefulSet after changing its EtcdPlan: the update
 // sends the StatefulSet through seedhop-webhook, which applies the plan.
 inline constexpr char kPlanAnnotation[] = "seedhop.io/etcd-plan";
@@ -54,8 +56,9 @@ std::string ExpandUrl(const std::string& url_template, const std::string& etcd,
 
 class Executor {
  public:
-  // REQUIRES: `access`'s clients and `sessions` outlive the executor.
-  Executor(SeedAccess access, MigrationSpec spec, etcd::Sessions& sessions);
+  // REQUIRES: `access`'s clients, `sessions` and `metrics` (may be null) outlive the executor.
+  Executor(SeedAccess access, MigrationSpec spec, etcd::Sessions& sessions,
+           MigratorMetrics* metrics = nullptr);
 
   // Attempts `step` (owned by this side) once. `done` is the number of completed steps.
   Status Attempt(const FlowStep& step);
@@ -103,6 +106,7 @@ class Executor {
   MigrationSpec spec_;
   // This side's etcd sessions, kept from pass to pass by the run loop.
   etcd::Sessions& sessions_;
+  MigratorMetrics* metrics_;
 };
 
 }  // namespace seedhop::migrator

@@ -29,6 +29,10 @@ MigratorMetrics::MigratorMetrics(obs::Metrics& metrics)
                   .Name("seedhop_migrator_errors_total")
                   .Help("Step attempts that failed, by step kind.")
                   .Register(metrics.registry())),
+      leadership_moves_(prometheus::BuildCounter()
+                            .Name("seedhop_migrator_etcd_leadership_moves_total")
+                            .Help("Moves of etcd leadership ahead of a StatefulSet roll.")
+                            .Register(metrics.registry())),
       voters_(Gauge(metrics, "seedhop_migrator_etcd_voters", "Voting etcd members.")),
       learners_(Gauge(metrics, "seedhop_migrator_etcd_learners", "etcd learners.")),
       tolerance_(Gauge(metrics, "seedhop_migrator_etcd_failure_tolerance",
@@ -46,6 +50,9 @@ void MigratorMetrics::SetProgress(const std::string& shoot_namespace, Side role,
   completed_.Add(labels).Set(completed);
   started_.Add(labels).Set(step_started_unix);
   halted_.Add(labels).Set(halted ? 1 : 0);
+  // The counter's series start at 0 with the first pass, so that increase() sees the first move.
+  for (const char* outcome : {"moved", "failed"})
+    leadership_moves_.Add({{"role", SideName(role)}, {"outcome", outcome}});
 }
 
 void MigratorMetrics::ObserveStep(Side role, const std::string& kind, double seconds) {
@@ -55,6 +62,11 @@ void MigratorMetrics::ObserveStep(Side role, const std::string& kind, double sec
 
 void MigratorMetrics::CountError(Side role, const std::string& kind) {
   errors_.Add({{"role", SideName(role)}, {"kind", kind}}).Increment();
+}
+
+void MigratorMetrics::CountLeadershipMove(Side role, bool moved) {
+  leadership_moves_.Add({{"role", SideName(role)}, {"outcome", moved ? "moved" : "failed"}})
+      .Increment();
 }
 
 void MigratorMetrics::SetEtcd(const std::string& shoot_namespace, const std::string& etcd,

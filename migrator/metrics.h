@@ -19,6 +19,8 @@ class MigratorMetrics {
                    double step_started_unix, bool halted);
   void ObserveStep(Side role, const std::string& kind, double seconds);
   void CountError(Side role, const std::string& kind);
+  // One move of etcd leadership ahead of a StatefulSet roll: `moved` when etcd took it.
+  void CountLeadershipMove(Side role, bool moved);
   void SetEtcd(const std::string& shoot_namespace, const std::string& etcd, int voters,
                int learners, int failure_tolerance);
 
@@ -30,6 +32,7 @@ class MigratorMetrics {
   prometheus::Family<prometheus::Gauge>& halted_;
   prometheus::Family<prometheus::Histogram>& duration_;
   prometheus::Family<prometheus::Counter>& errors_;
+  prometheus::Family<prometheus::Counter>& leadership_moves_;
   prometheus::Family<prometheus::Gauge>& voters_;
   prometheus::Family<prometheus::Gauge>& learners_;
   prometheus::Family<prometheus::Gauge>& tolerance_;

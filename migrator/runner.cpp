@@ -200,7 +200,7 @@ Loop::Next Loop::Pass(Status* result) {
   }
   std::string fingerprint = FlowFingerprint(*flow);
   const int total = static_cast<int>(flow->size());
-  Executor executor(options_.access, *spec, etcd_sessions_);
+  Executor executor(options_.access, *spec, etcd_sessions_, options_.metrics);
   int done = std::max(mine.completed_steps, theirs.completed_steps);
   bool changed = false;
   Publish(mine, *spec, executor, done, &changed);

@@ -254,6 +254,13 @@ TEST_F(RuntimeTest, CopiesStateRecordsHistoryAndHaltsAtAnUnreachableEtcd) {
   EXPECT_NE(exposition.find("seedhop_migrator_step_duration_seconds_count{kind=\"export-state\","
                             "role=\"source\"} 1"),
             std::string::npos);
+  // No roll happened; the counter is there at 0, so that increase() sees the first move.
+  for (const char* outcome : {"moved", "failed"}) {
+    EXPECT_NE(exposition.find("seedhop_migrator_etcd_leadership_moves_total{outcome=\"" +
+                              std::string(outcome) + "\",role=\"source\"} 0"),
+              std::string::npos)
+        << exposition;
+  }
 
   // The operator's view, through the real binary: halted exits 1 and says how to go on.
   auto [code, text] = Cli("status -n garden-dev a");
