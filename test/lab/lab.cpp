@@ -8,11 +8,13 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <thread>
 
 #include "common/encoding/base64.h"
@@ -125,6 +127,29 @@ struct Process {
   std::string log;
 };
 
+struct LeadershipMoves {
+  int64_t moved = 0;
+  int64_t failed = 0;
+};
+
+// Sums seedhop_migrator_etcd_leadership_moves_total by outcome in a Prometheus text exposition.
+LeadershipMoves CountLeadershipMoves(const std::string& exposition) {
+  constexpr std::string_view kCounter = "seedhop_migrator_etcd_leadership_moves_total{";
+  LeadershipMoves moves;
+  std::istringstream lines(exposition);
+  for (std::string line; std::getline(lines, line);) {
+    const size_t value_at = line.rfind(' ');
+    if (!line.starts_with(kCounter) || value_at == std::string::npos)
+      continue;
+    const auto count = static_cast<int64_t>(std::strtod(line.c_str() + value_at + 1, nullptr));
+    if (line.find("outcome=\"moved\"") != std::string::npos)
+      moves.moved += count;
+    else if (line.find("outcome=\"failed\"") != std::string::npos)
+      moves.failed += count;
+  }
+  return moves;
+}
+
 class Lab {
  public:
   Lab(const LabOptions& options, std::ostream& progress) : options_(options), out_(progress) {}
@@ -139,7 +164,10 @@ class Lab {
   Status StartWebhook(int seed);
   Status WriteShoot();
   Status StartMigrator(int seed);
+  // SIGKILLs the migrator of `seed`, keeping the leadership moves it was last seen to count.
   void StopMigrator(int seed);
+  // Reads the leadership moves each running migrator counts from its /metrics.
+  void ScrapeLeadershipMoves();
   void DruidLoop();
   void Reconcile(int seed);
   std::map<int, std::string> PodUrls() const;
@@ -169,6 +197,10 @@ class Lab {
   // Pods deleted while their etcd led the cluster, as the runners report them.
   std::mutex leaders_stopped_mutex_;
   std::vector<std::string> leaders_stopped_;
+  // seedhop_migrator_etcd_leadership_moves_total by outcome: each running migrator's count as
+  // last scraped, and what migrators stopped since had counted.
+  LeadershipMoves moves_scraped_[kSeeds];
+  LeadershipMoves moves_of_stopped_;
 
   kube::Client& garden() { return *clients_[0]; }
   kube::Client& seed(int s) { return *clients_[1 + s]; }
@@ -505,6 +537,23 @@ void Lab::StopMigrator(int s) {
   if (migrators_[s].pid > 0)
     testing::StopProcess(migrators_[s].pid, SIGKILL, 1s);
   migrators_[s].pid = -1;
+  moves_of_stopped_.moved += moves_scraped_[s].moved;
+  moves_of_stopped_.failed += moves_scraped_[s].failed;
+  moves_scraped_[s] = {};
+}
+
+void Lab::ScrapeLeadershipMoves() {
+  http::Client client(http::ClientOptions{});
+  for (int s = 0; s < kSeeds; ++s) {
+    if (migrators_[s].pid <= 0)
+      continue;
+    http::ClientRequest request;
+    request.url = "http://127.0.0.1:" + std::to_string(migrator_ports_[s]) + "/metrics";
+    request.timeout = 1s;
+    // A migrator that just exited, being done, keeps the count of its last scrape.
+    if (auto response = client.Send(request); response.ok() && response->status == 200)
+      moves_scraped_[s] = CountLeadershipMoves(response->body);
+  }
 }
 
 void Lab::TearDown() {
@@ -610,6 +659,7 @@ LabReport Lab::Run() {
       char line[64];
       std::snprintf(line, sizeof line, "%3d/%d %5.1fs  ", seen_done + 1, total, step.seconds);
       Say(line + step.name);
+      ScrapeLeadershipMoves();
       report.steps.push_back(step);
       step_since = now;
       step_starts.push_back({now, seen_done + 1});
@@ -735,6 +785,12 @@ LabReport Lab::Run() {
     std::lock_guard lock(leaders_stopped_mutex_);
     report.leaders_stopped = leaders_stopped_;
   }
+  report.leadership_moves = moves_of_stopped_.moved;
+  report.leadership_moves_failed = moves_of_stopped_.failed;
+  for (const LeadershipMoves& scraped : moves_scraped_) {
+    report.leadership_moves += scraped.moved;
+    report.leadership_moves_failed += scraped.failed;
+  }
   report.p99_before_ms = LatencyPercentileMs(records, 99, writes_from, migration_from);
   report.p99_during_ms = LatencyPercentileMs(records, 99, move_from, move_to);
   report.cpu_busy_before_percent = BusyPercent(cpu_writes_from, cpu_migration_from);
@@ -800,6 +856,8 @@ nlohmann::json LabReport::ToJson() const {
           {"migratorKills", migrator_kills},
           {"memberKills", member_kills},
           {"leadersStopped", leaders_stopped},
+          {"leadershipMoves", leadership_moves},
+          {"leadershipMovesFailed", leadership_moves_failed},
           {"linkCuts", link_cuts},
           {"linkCutAtSeconds", link_cut_at_seconds},
           {"stepsCompletedDuringCut", steps_completed_during_cut},
@@ -852,6 +910,8 @@ std::string LabReport::Summary() const {
          " (pods deleted while their etcd led the cluster)\n";
   for (const std::string& stopped : leaders_stopped)
     out += "    " + stopped + "\n";
+  out += "  leadership moves     " + std::to_string(leadership_moves) + " ahead of rolls, " +
+         std::to_string(leadership_moves_failed) + " refused by etcd\n";
   for (size_t i = 0; i < slow_writes.size() && i < 3; ++i)
     out += "  slow write           " + slow_writes[i] + "\n";
   return out;

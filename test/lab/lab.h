@@ -79,6 +79,11 @@ struct LabReport {
   // Pods the lab's StatefulSet controller deleted (a roll, a scale-down) while their etcd led
   // the cluster: each costs a hand-over that strands forwarded writes. The migrator avoids them.
   std::vector<std::string> leaders_stopped;
+  // Moves of etcd leadership ahead of a roll, from the migrators' metrics
+  // (seedhop_migrator_etcd_leadership_moves_total) as last scraped at a step's end: moved, and
+  // refused by etcd.
+  int64_t leadership_moves = 0;
+  int64_t leadership_moves_failed = 0;
   int link_cuts = 0;
   double link_cut_at_seconds = 0;  // when the cut began, from the migration's start
   // Steps the lab saw complete while the link was cut: the step under way may finish, but no

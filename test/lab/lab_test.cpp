@@ -50,6 +50,8 @@ TEST(LabTest, SafeMigrationOfThreeMembersKeepsToleranceAndEveryWrite) {
   // Both seeds roll 5 pods once; the migrator keeps leadership ahead of each roll, so no pod is
   // deleted while its etcd leads (migrator/roll_leader.h).
   EXPECT_TRUE(report.leaders_stopped.empty()) << report.Summary();
+  // Every roll passes the leader's pod: each needs at least one move (migrator/roll_leader.h).
+  EXPECT_GE(report.leadership_moves, 2) << report.Summary();
 }
 
 // A non-HA shoot, with the owning migrator killed as each step starts (each the lab sees start):
