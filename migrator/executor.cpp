@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 
 #include "common/etcd/client.h"
 #include "common/obs/log.h"
@@ -520,21 +521,35 @@ Status Executor::TransferLeadership(const FlowStep& step) {
   if (member == nullptr)
     return OkStatus();
   // The leader as this side's members see it. The successor: a healthy voter on this side when
-  // there is one, else a voter on the other side (the pre-step check found every voter healthy).
+  // there is one, else a voter on the other side (the pre-step check found every voter healthy);
+  // among those, the one the plan prefers (step.successors), so that later transfer steps find
+  // leadership already where it stays.
   uint64_t leader = 0;
-  uint64_t successor = 0;
+  std::map<int, uint64_t> here;   // ordinal -> member ID
+  std::map<int, uint64_t> there;  // every other voter, by ordinal (-1: not one of this etcd's pods)
   for (const auto& [ordinal, endpoint] : found->session->endpoints()) {
     auto status = client.Status(endpoint);
     if (!status.ok() || !status->errors.empty())
       continue;
     if (status->leader_id != 0)
       leader = status->leader_id;
-    if (successor == 0 && !status->is_learner && status->member_id != member->id)
-      successor = status->member_id;
+    if (!status->is_learner && status->member_id != member->id)
+      here.emplace(ordinal, status->member_id);
   }
   for (const etcd::Member& other : found->members) {
-    if (successor == 0 && !other.is_learner && other.id != member->id)
-      successor = other.id;
+    if (!other.is_learner && other.id != member->id) {
+      there.emplace(MemberOrdinal(step.etcd, other.name,
+                                  other.peer_urls.empty() ? "" : other.peer_urls.front()),
+                    other.id);
+    }
+  }
+  const std::map<int, uint64_t>& candidates = here.empty() ? there : here;
+  uint64_t successor = candidates.empty() ? 0 : candidates.begin()->second;
+  for (int ordinal : step.successors) {
+    if (auto it = candidates.find(ordinal); it != candidates.end()) {
+      successor = it->second;
+      break;
+    }
   }
   if (leader == 0)
     return NotYet(step.etcd + ": no member here knows a leader");

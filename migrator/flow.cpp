@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <array>
 #include <set>
+#include <string>
+
+#include "migrator/roll_leader.h"
 
 namespace seedhop::migrator {
 
@@ -122,7 +125,8 @@ Result<std::vector<FlowStep>> BuildFlow(const MigrationSpec& spec) {
     for (int o = 0; o < etcd.replicas; ++o)
       cluster.voters[0].insert(o);
     bool last = e + 1 == spec.etcds.size();
-    for (const Step& step : *steps) {
+    for (size_t i = 0; i < steps->size(); ++i) {
+      const Step& step = (*steps)[i];
       if (step.kind == StepKind::kSwitchDns && !last)
         continue;
       FlowStep f;
@@ -160,6 +164,8 @@ Result<std::vector<FlowStep>> BuildFlow(const MigrationSpec& spec) {
           break;
       }
       f.local_pods = cluster.Pods(f.owner);
+      if (step.kind == StepKind::kTransferLeadership || step.kind == StepKind::kRemoveMember)
+        f.successors = SuccessorPreference(*steps, i, etcd.replicas);
       cluster.Apply(step);
       flow.push_back(std::move(f));
     }

@@ -28,6 +28,9 @@ struct FlowStep {
   Step etcd_step;              // kEtcd: the planner's step
   // kEtcd: the ordinals whose pods run on the owner's seed before the step (for reaching etcd).
   std::vector<int> local_pods;
+  // kEtcd transfer-leadership and remove-member: who should take over leadership from the step's
+  // member, best first (SuccessorPreference, migrator/roll_leader.h).
+  std::vector<int> successors;
 
   // "label-namespace", "export-state", ..., or the planner's kind for kEtcd steps.
   std::string KindName() const;

@@ -1,6 +1,8 @@
 #include "migrator/roll_leader.h"
 
 #include <algorithm>
+#include <limits>
+#include <numeric>
 
 namespace seedhop::migrator {
 
@@ -31,6 +33,51 @@ std::optional<int> LeaderDuringRoll(const RollView& view) {
   if (replaced_last && *replaced_last < view.leader)
     return replaced_last;
   return std::nullopt;
+}
+
+std::vector<int> SuccessorPreference(const std::vector<Step>& steps, size_t at, int n) {
+  auto index = [](Side side) { return side == Side::kSource ? 0 : 1; };
+  SidePlan plans[2] = {SidePlan{n, 0, {}}, SidePlan{}};
+  for (size_t i = 0; i <= at && i < steps.size(); ++i) {
+    if (steps[i].kind == StepKind::kSetSidePlan)
+      plans[index(steps[i].side)] = steps[i].plan;
+  }
+  auto valid = [](int ordinal) { return ordinal >= 0 && ordinal < kMaxOrdinals; };
+  constexpr size_t kNever = std::numeric_limits<size_t>::max();
+  std::vector<size_t> removed_at(kMaxOrdinals, kNever);
+  std::vector<bool> kept_by_next_roll(kMaxOrdinals, false);
+  bool roll_seen = false;
+  for (size_t i = at + 1; i < steps.size(); ++i) {
+    const Step& step = steps[i];
+    if (step.kind == StepKind::kRemoveMember && valid(step.ordinal) &&
+        removed_at[step.ordinal] == kNever)
+      removed_at[step.ordinal] = i;
+    if (step.kind != StepKind::kSetSidePlan)
+      continue;
+    SidePlan& before = plans[index(step.side)];
+    // New aliases with pods running before and after: every pod of that side restarts.
+    const bool rolls =
+        before.replicas > 0 && step.plan.replicas > 0 && before.aliased != step.plan.aliased;
+    if (rolls && !roll_seen) {
+      roll_seen = true;
+      for (int pod = step.plan.ordinals_start; pod < step.plan.ordinals_start + step.plan.replicas;
+           ++pod) {
+        if (valid(pod))
+          kept_by_next_roll[pod] = true;
+      }
+    }
+    before = step.plan;
+  }
+  std::vector<int> order(kMaxOrdinals);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    if (kept_by_next_roll[a] != kept_by_next_roll[b])
+      return static_cast<bool>(kept_by_next_roll[a]);
+    if (!kept_by_next_roll[a] && removed_at[a] != removed_at[b])
+      return removed_at[a] > removed_at[b];
+    return a < b;
+  });
+  return order;
 }
 
 }  // namespace seedhop::migrator

@@ -1,4 +1,5 @@
-// Where etcd leadership should be while a StatefulSet rolls its pods. A roll (a pod template
+// Where etcd leadership should be while a StatefulSet rolls its pods, and where it goes when a
+// step moves it away from a member. A roll (a pod template
 // change, such as new hostAliases) replaces pods one at a time from the highest ordinal down
 // (kubernetes pkg/controller/statefulset/stateful_set_control.go, updateStatefulSet). A leader
 // whose pod is replaced hands leadership over while it stops, and the writes that followers
@@ -7,8 +8,11 @@
 // refused writes clients retry at once.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <vector>
+
+#include "migrator/planner.h"
 
 namespace seedhop::migrator {
 
@@ -26,5 +30,13 @@ struct RollView {
 // the first-replaced pod that is a healthy voter again, or, while none is, the healthy voter
 // replaced last (the lowest ordinal). nullopt when leadership can stay where it is. Pure.
 std::optional<int> LeaderDuringRoll(const RollView& view);
+
+// Who should take over leadership when step `at` of `steps` (a plan for a cluster of steady
+// size `n`, planner.h) moves it away from a member: every ordinal below kMaxOrdinals, best
+// first. First those the plan's next roll keeps, lowest first: the roll reaches that pod last,
+// so it needs no move before it starts. Then the others, those the rest of the plan keeps
+// longest first (never removed: longest), lower ordinals first among equals. A leader chosen so
+// is not moved again by a later transfer step before a roll needs it elsewhere. Pure.
+std::vector<int> SuccessorPreference(const std::vector<Step>& steps, size_t at, int n);
 
 }  // namespace seedhop::migrator

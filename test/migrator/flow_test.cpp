@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
 #include "common/time/rfc3339.h"
@@ -165,6 +166,16 @@ TEST(BuildFlowTest, MemberOperationsGoToASideThatCanReachThem) {
         }
         default:
           break;
+      }
+      // Steps that may move leadership carry where it should go (SuccessorPreference); a voter
+      // other than the step's member is among them.
+      if (s.kind == StepKind::kTransferLeadership || s.kind == StepKind::kRemoveMember) {
+        EXPECT_TRUE(std::any_of(
+            step.successors.begin(), step.successors.end(),
+            [&](int o) { return o != s.ordinal && (voters[0].count(o) || voters[1].count(o)); }))
+            << "n=" << n << " " << step.Name();
+      } else {
+        EXPECT_TRUE(step.successors.empty()) << "n=" << n << " " << step.Name();
       }
       if (s.kind == StepKind::kPromote)
         voters[s.side == Side::kSource ? 0 : 1].insert(s.ordinal);

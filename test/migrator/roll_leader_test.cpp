@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <numeric>
+#include <set>
+#include <string>
 
 namespace seedhop::migrator {
 namespace {
@@ -54,10 +56,36 @@ TEST(LeaderDuringRollTest, MembersOutsideTheStatefulSetAndExcessCountsAreIgnored
   EXPECT_EQ(LeaderDuringRoll({Range(3, 5), -1, 7, Range(3, 5)}), 3);
 }
 
-// Plays whole rolls the way the StatefulSet controller runs them: pods replaced from the highest
+// Plays a whole roll the way the StatefulSet controller runs it: pods replaced from the highest
 // ordinal down, each one down while it restarts and healthy again before the next. The migrator
-// decides before the roll and at every point of it; etcd follows each decision. No pod may be
-// replaced while its member leads, whatever the size, the first ordinal or the leader.
+// decides before the roll and at every point of it; etcd follows each decision. Returns the
+// moves; fails the test if a pod is replaced while its member leads.
+int PlayRoll(const std::vector<int>& ordinals, int& leader) {
+  const int size = static_cast<int>(ordinals.size());
+  int moves = 0;
+  std::vector<int> healthy = ordinals;
+  auto decide = [&](int replaced) {
+    if (auto next = LeaderDuringRoll({ordinals, replaced, leader, healthy})) {
+      EXPECT_NE(std::find(healthy.begin(), healthy.end(), *next), healthy.end());
+      leader = *next;
+      ++moves;
+    }
+  };
+  decide(0);
+  for (int replaced = 1; replaced <= size; ++replaced) {
+    const int pod = ordinals[size - replaced];
+    EXPECT_NE(leader, pod) << "the roll replaced the leader's pod";
+    healthy.erase(std::find(healthy.begin(), healthy.end(), pod));
+    decide(replaced);
+    healthy.push_back(pod);
+    std::sort(healthy.begin(), healthy.end());
+    decide(replaced);
+  }
+  return moves;
+}
+
+// No pod may be replaced while its member leads, whatever the size, the first ordinal or the
+// leader.
 TEST(LeaderDuringRollTest, NoRollEverReplacesTheLeader) {
   for (int size = 2; size <= 6; ++size) {
     for (int first : {0, 3}) {
@@ -66,29 +94,123 @@ TEST(LeaderDuringRollTest, NoRollEverReplacesTheLeader) {
         SCOPED_TRACE("size " + std::to_string(size) + ", first " + std::to_string(first) +
                      ", leader " + std::to_string(initial));
         int leader = initial;
-        int moves = 0;
-        std::vector<int> healthy = ordinals;
-        auto decide = [&](int replaced) {
-          if (auto next = LeaderDuringRoll({ordinals, replaced, leader, healthy})) {
-            ASSERT_NE(std::find(healthy.begin(), healthy.end(), *next), healthy.end());
-            leader = *next;
-            ++moves;
-          }
-        };
-        decide(0);
-        for (int replaced = 1; replaced <= size; ++replaced) {
-          const int pod = ordinals[size - replaced];
-          EXPECT_NE(leader, pod) << "the roll replaced the leader's pod";
-          healthy.erase(std::find(healthy.begin(), healthy.end(), pod));
-          decide(replaced);
-          healthy.push_back(pod);
-          std::sort(healthy.begin(), healthy.end());
-          decide(replaced);
-        }
         // At most two transfers: before the roll, then onto the first pod replaced.
-        EXPECT_LE(moves, 2);
+        EXPECT_LE(PlayRoll(ordinals, leader), 2);
         EXPECT_EQ(leader, ordinals[size - 1]);
       }
+    }
+  }
+}
+
+std::vector<size_t> TransferSteps(const std::vector<Step>& steps) {
+  std::vector<size_t> at;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (steps[i].kind == StepKind::kTransferLeadership)
+      at.push_back(i);
+  }
+  return at;
+}
+
+TEST(SuccessorPreferenceTest, TheSafePlanHandsLeadershipToWhereItsNextRollNeedsIt) {
+  auto steps = PlanMove(3, Strategy::kSafe, Addressing::kGateway);
+  ASSERT_TRUE(steps.ok()) << steps.error().message();
+  const std::vector<size_t> transfers = TransferSteps(*steps);
+  ASSERT_GE(transfers.size(), 4u);
+  // The source slides to 3..7 and rolls there: the first transfers hand over to 3, which that
+  // roll reaches last.
+  EXPECT_EQ(SuccessorPreference(*steps, transfers[0], 3).front(), 3);
+  EXPECT_EQ(SuccessorPreference(*steps, transfers[1], 3).front(), 3);
+  // Once the target has rolled, nothing rolls again: the members it keeps (0..2) come first.
+  const std::vector<int> last = SuccessorPreference(*steps, transfers.back(), 3);
+  EXPECT_EQ(std::vector<int>(last.begin(), last.begin() + 3), Range(0, 3));
+  EXPECT_EQ(last.size(), static_cast<size_t>(kMaxOrdinals));
+}
+
+// Where a transfer step hands leadership to: the voter `preference` ranks first, or without a
+// preference the lowest ordinal (the executor's rule before SuccessorPreference).
+int Successor(const std::set<int>& voters, int from, const std::vector<int>& preference) {
+  for (int ordinal : preference) {
+    if (ordinal != from && voters.count(ordinal))
+      return ordinal;
+  }
+  for (int ordinal : voters) {
+    if (ordinal != from)
+      return ordinal;
+  }
+  return -1;
+}
+
+// Plays a whole plan for every first leader: membership changes, transfer steps and rolls (with
+// LeaderDuringRoll), and returns the leadership moves each first leader costs.
+std::vector<int> PlayPlan(int n, bool by_preference) {
+  auto steps = PlanMove(n, Strategy::kSafe, Addressing::kGateway);
+  EXPECT_TRUE(steps.ok());
+  if (!steps.ok())
+    return {};
+  std::vector<int> moves_by_first_leader;
+  for (int first = 0; first < n; ++first) {
+    SCOPED_TRACE("n " + std::to_string(n) + ", first leader " + std::to_string(first));
+    std::set<int> voters;
+    for (int o = 0; o < n; ++o)
+      voters.insert(o);
+    SidePlan plans[2] = {SidePlan{n, 0, {}}, SidePlan{}};
+    int leader = first;
+    int moves = 0;
+    int transfers_since_roll = 0;
+    for (size_t i = 0; i < steps->size(); ++i) {
+      const Step& step = (*steps)[i];
+      switch (step.kind) {
+        case StepKind::kPromote:
+          voters.insert(step.ordinal);
+          break;
+        case StepKind::kRemoveMember:
+          EXPECT_NE(leader, step.ordinal) << "step " << i << " removes the leader";
+          voters.erase(step.ordinal);
+          break;
+        case StepKind::kTransferLeadership:
+          if (leader == step.ordinal) {
+            leader =
+                Successor(voters, leader,
+                          by_preference ? SuccessorPreference(*steps, i, n) : std::vector<int>{});
+            ++moves;
+            ++transfers_since_roll;
+          }
+          break;
+        case StepKind::kSetSidePlan: {
+          SidePlan& before = plans[step.side == Side::kSource ? 0 : 1];
+          if (before.replicas > 0 && step.plan.replicas > 0 &&
+              before.aliased != step.plan.aliased) {
+            moves += PlayRoll(Range(step.plan.ordinals_start, step.plan.replicas), leader);
+            transfers_since_roll = 0;
+          }
+          before = step.plan;
+          break;
+        }
+        default:
+          break;
+      }
+      // A leader handed over by preference is not moved again before a roll needs it.
+      if (by_preference) {
+        EXPECT_LE(transfers_since_roll, 1) << "at step " << i;
+      }
+    }
+    moves_by_first_leader.push_back(moves);
+  }
+  return moves_by_first_leader;
+}
+
+TEST(SuccessorPreferenceTest, EverySafePlanMovesLeadershipLessThanTheLowestOrdinalRule) {
+  for (int n : {1, 3, 5}) {
+    SCOPED_TRACE("n " + std::to_string(n));
+    const std::vector<int> preferred = PlayPlan(n, true);
+    const std::vector<int> lowest = PlayPlan(n, false);
+    ASSERT_EQ(preferred.size(), static_cast<size_t>(n));
+    ASSERT_EQ(lowest.size(), static_cast<size_t>(n));
+    for (int first = 0; first < n; ++first)
+      EXPECT_LE(preferred[first], lowest[first]) << "first leader " << first;
+    if (n > 1) {
+      EXPECT_LT(std::accumulate(preferred.begin(), preferred.end(), 0),
+                std::accumulate(lowest.begin(), lowest.end(), 0));
     }
   }
 }
