@@ -802,6 +802,7 @@ LabReport Lab::Run() {
   }
 
   std::optional<Sample> lowest;
+  uint64_t last_leader = 0;
   for (const Sample& sample : sampler.Samples()) {
     if (report.link_cuts > 0 && sample.at >= cut_from && sample.at < heal_at) {
       report.isolated_voters_during_cut =
@@ -811,6 +812,10 @@ LabReport Lab::Run() {
       continue;
     ++report.samples;
     report.samples_below_one += sample.failure_tolerance < 1;
+    if (sample.leader_id != 0) {
+      report.leader_changes += last_leader != 0 && sample.leader_id != last_leader;
+      last_leader = sample.leader_id;
+    }
     if (!lowest || sample.failure_tolerance < lowest->failure_tolerance)
       lowest = sample;
   }
@@ -856,6 +861,7 @@ nlohmann::json LabReport::ToJson() const {
           {"migratorKills", migrator_kills},
           {"memberKills", member_kills},
           {"leadersStopped", leaders_stopped},
+          {"leaderChanges", leader_changes},
           {"leadershipMoves", leadership_moves},
           {"leadershipMovesFailed", leadership_moves_failed},
           {"linkCuts", link_cuts},
@@ -910,7 +916,8 @@ std::string LabReport::Summary() const {
          " (pods deleted while their etcd led the cluster)\n";
   for (const std::string& stopped : leaders_stopped)
     out += "    " + stopped + "\n";
-  out += "  leadership moves     " + std::to_string(leadership_moves) + " ahead of rolls, " +
+  out += "  leader changes       " + std::to_string(leader_changes) + " during the move; " +
+         std::to_string(leadership_moves) + " moves ahead of rolls, " +
          std::to_string(leadership_moves_failed) + " refused by etcd\n";
   for (size_t i = 0; i < slow_writes.size() && i < 3; ++i)
     out += "  slow write           " + slow_writes[i] + "\n";

@@ -79,6 +79,8 @@ struct LabReport {
   // Pods the lab's StatefulSet controller deleted (a roll, a scale-down) while their etcd led
   // the cluster: each costs a hand-over that strands forwarded writes. The migrator avoids them.
   std::vector<std::string> leaders_stopped;
+  // Times the sampled leader changed during the move: each is a hand-over that clients wait on.
+  int64_t leader_changes = 0;
   // Moves of etcd leadership ahead of a roll, from the migrators' metrics
   // (seedhop_migrator_etcd_leadership_moves_total) as last scraped at a step's end: moved, and
   // refused by etcd.
