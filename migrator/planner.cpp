@@ -5,6 +5,10 @@
 
 namespace seedhop::migrator {
 
+bool RollsPods(const SidePlan& before, const SidePlan& after) {
+  return before.aliased != after.aliased && before.replicas > 0 && after.replicas > 0;
+}
+
 const char* StepKindName(StepKind kind) {
   switch (kind) {
     case StepKind::kExposeMember:
@@ -81,7 +85,7 @@ class Builder {
     std::string what = std::string(SideName(side)) + " StatefulSet: ordinals " +
                        Ordinals(Range(next.ordinals_start, next.ordinals_start + next.replicas)) +
                        ", aliases to the other seed: " + Ordinals(next.aliased);
-    if (next.aliased != current.aliased && current.replicas > 0 && next.replicas > 0) {
+    if (RollsPods(current, next)) {
       what += " (rolls the " + std::string(SideName(side)) + "'s running pods one at a time)";
     }
     current = next;

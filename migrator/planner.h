@@ -68,6 +68,10 @@ struct SidePlan {
   bool operator==(const SidePlan&) const = default;
 };
 
+// True when writing `after` over `before` restarts that side's running pods: the alias list
+// changes while pods run before and after (kubelet writes /etc/hosts only at pod start).
+bool RollsPods(const SidePlan& before, const SidePlan& after);
+
 // One step of a move. `side`, `ordinal` and `plan` are meaningful as the kind says above.
 struct Step {
   StepKind kind = StepKind::kSetSidePlan;

@@ -55,10 +55,7 @@ std::vector<int> SuccessorPreference(const std::vector<Step>& steps, size_t at, 
     if (step.kind != StepKind::kSetSidePlan)
       continue;
     SidePlan& before = plans[index(step.side)];
-    // New aliases with pods running before and after: every pod of that side restarts.
-    const bool rolls =
-        before.replicas > 0 && step.plan.replicas > 0 && before.aliased != step.plan.aliased;
-    if (rolls && !roll_seen) {
+    if (RollsPods(before, step.plan) && !roll_seen) {
       roll_seen = true;
       for (int pod = step.plan.ordinals_start; pod < step.plan.ordinals_start + step.plan.replicas;
            ++pod) {

@@ -178,8 +178,7 @@ std::vector<int> PlayPlan(int n, bool by_preference) {
           break;
         case StepKind::kSetSidePlan: {
           SidePlan& before = plans[step.side == Side::kSource ? 0 : 1];
-          if (before.replicas > 0 && step.plan.replicas > 0 &&
-              before.aliased != step.plan.aliased) {
+          if (RollsPods(before, step.plan)) {
             moves += PlayRoll(Range(step.plan.ordinals_start, step.plan.replicas), leader);
             transfers_since_roll = 0;
           }
