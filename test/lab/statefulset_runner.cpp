@@ -182,6 +182,10 @@ struct SeedRunner::MemberView {
   std::vector<etcd::Member> members;
   std::string problem;         // why nobody answered
   bool local_running = false;  // a pod of the StatefulSet runs on this seed
+  // A pod of the StatefulSet on this seed has etcd data. Looked at once, before the pass starts
+  // any pod: a bootstrap member started a moment earlier in the same pass writes its data dir at
+  // once, and must not make its peers think a cluster already existed.
+  bool any_data = false;
 };
 
 SeedRunner::SeedRunner(RunnerOptions options, EventCallback on_event)
@@ -587,6 +591,9 @@ SeedRunner::MemberView SeedRunner::AskMembers(int etcd_index) {
       endpoints.push_back(ClientUrl(address));
   };
   MemberView view;
+  std::error_code ignored;
+  for (int ordinal = 0; ordinal < kMaxOrdinals && !view.any_data; ++ordinal)
+    view.any_data = fs::exists(PvcDir(etcd_index, ordinal) + "/new.etcd/member", ignored);
   for (const auto& [key, pod] : pods_) {
     if (key.first == etcd_index && pod->pid > 0) {
       add(pod->address);
@@ -653,9 +660,6 @@ Status SeedRunner::StartContainer(PodRecord& pod, const MemberView& view) {
   std::string state = "existing";
   std::string initial_cluster = own_entry;  // with data, etcd ignores it
   if (!view.answered) {
-    bool any_data = false;
-    for (int ordinal = 0; ordinal < kMaxOrdinals && !any_data; ++ordinal)
-      any_data = fs::exists(PvcDir(pod.etcd_index, ordinal) + "/new.etcd/member", ignored);
     if (view.local_running) {
       // A member runs here but did not answer in time (a loaded machine): starting from old data
       // now could revive a removed member until its peers tell it so. Ask again.
@@ -664,7 +668,7 @@ Status SeedRunner::StartContainer(PodRecord& pod, const MemberView& view) {
     }
     if (has_data) {
       how = "restart from its data (no member answers)";
-    } else if (!any_data && spec.Wants(pod.ordinal)) {
+    } else if (!view.any_data && spec.Wants(pod.ordinal)) {
       how = "bootstrap a new cluster";
       state = "new";
       initial_cluster.clear();

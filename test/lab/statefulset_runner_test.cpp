@@ -85,8 +85,10 @@ class Seed {
   }
 
   // Starts a runner for seed `index`; kConflict when another runner on this machine has it.
-  Status StartRunner(int index, std::vector<int> lab_seeds) {
+  Status StartRunner(int index, std::vector<int> lab_seeds, std::string etcd_binary = "") {
     RunnerOptions options;
+    if (!etcd_binary.empty())
+      options.etcd_binary = std::move(etcd_binary);
     options.rest = emulator_.rest_config();
     options.ns = kNamespace;
     options.statefulsets = {kSts};
@@ -213,7 +215,7 @@ class RunnerTest : public ::testing::Test {
   // `count` seeds with consecutive indexes that no other runner on this machine uses (ctest runs
   // tests in parallel, and other test runs may share the machine), each asking all of them for
   // member lists.
-  std::vector<Seed*> AddSeeds(int count) {
+  std::vector<Seed*> AddSeeds(int count, const std::string& etcd_binary = "") {
     std::vector<Seed*> added;
     for (int i = 0; i < count; ++i) {
       seeds_.push_back(std::make_unique<Seed>(root_));
@@ -225,7 +227,7 @@ class RunnerTest : public ::testing::Test {
         indexes.push_back(first + i);
       bool all = true;
       for (int i = 0; i < count && all; ++i) {
-        auto started = added[i]->StartRunner(indexes[i], indexes);
+        auto started = added[i]->StartRunner(indexes[i], indexes, etcd_binary);
         EXPECT_TRUE(started.ok() || started.error().code() == ErrorCode::kConflict)
             << started.error().message();
         all = started.ok();
@@ -328,6 +330,30 @@ TEST_F(RunnerTest, FreshStatefulSetBootstrapsAClusterAndACrashedPodComesBack) {
   twin.seed_index = seed.index();
   twin.work_dir = root_ + "/twin";
   EXPECT_EQ(SeedRunner(twin).Start().error().code(), ErrorCode::kConflict);
+}
+
+// The pods of a fresh StatefulSet decide together that they bootstrap. The wrapper creates each
+// member's data directory before its etcd starts, as a fast etcd does while the runner is still
+// starting the next pod: the pods started after the first must not take that directory for an
+// existing cluster's and wait for members that cannot answer without them.
+TEST_F(RunnerTest, PodsOfAFreshStatefulSetBootstrapTogetherWhenTheFirstWritesItsDataAtOnce) {
+  const std::string eager = root_ + "/etcd-writes-data-first";
+  ASSERT_TRUE(
+      testing::WriteFile(eager,
+                         "#!/bin/sh\n"
+                         "for arg; do case $arg in --data-dir=*)\n"
+                         "  dir=${arg#--data-dir=}; mkdir -p -m 700 \"$dir\" \"$dir/member\";;\n"
+                         "esac; done\n"
+                         "exec " +
+                             RunnerOptions{}.etcd_binary + " \"$@\"\n")
+          .ok());
+  fs::permissions(eager, fs::perms::owner_all);
+  Seed& seed = *AddSeeds(1, eager)[0];
+  Bootstrap(seed, 5);
+  auto etcd = EtcdClient(5, seed.index());
+  ASSERT_TRUE(WaitFor([&] { return Healthy(*etcd, 5); })) << seed.Dump();
+  for (int ordinal = 0; ordinal < 5; ++ordinal)
+    EXPECT_FALSE(seed.Waited(ordinal, "answer")) << seed.Dump();
 }
 
 TEST_F(RunnerTest, TemplateChangeRollsPodsHighestFirstEachAfterTheLastIsReady) {
