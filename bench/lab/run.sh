@@ -82,7 +82,9 @@ for rate in $rates; do
       | round / 10) ms, 3 members \($three | tonumber * 10 | round / 10) ms: \(.p99BeforeMs
       / ($three | tonumber) * 100 | round / 100)x"' "$report"
   else
-    echo "  $rate/s: the control run failed: $(tail -3 "$work/control-$rate.log" | head -c 600)"
+    # The report's own reason; the log's last lines are the summary, not why it stopped.
+    reason=$( ([[ -s "$report" ]] && jq -r .failure "$report") || tail -3 "$work/control-$rate.log")
+    echo "  $rate/s: the control run failed: $(head -c 600 <<<"$reason")"
   fi
   rm -rf "$work/control-$rate"
 done
