@@ -201,6 +201,8 @@ class Lab {
   // last scraped, and what migrators stopped since had counted.
   LeadershipMoves moves_scraped_[kSeeds];
   LeadershipMoves moves_of_stopped_;
+  // Scrapes the migrators' /metrics, keeping a connection to each between steps.
+  http::Client metrics_client_{http::ClientOptions{}};
 
   kube::Client& garden() { return *clients_[0]; }
   kube::Client& seed(int s) { return *clients_[1 + s]; }
@@ -543,7 +545,6 @@ void Lab::StopMigrator(int s) {
 }
 
 void Lab::ScrapeLeadershipMoves() {
-  http::Client client(http::ClientOptions{});
   for (int s = 0; s < kSeeds; ++s) {
     if (migrators_[s].pid <= 0)
       continue;
@@ -551,7 +552,7 @@ void Lab::ScrapeLeadershipMoves() {
     request.url = "http://127.0.0.1:" + std::to_string(migrator_ports_[s]) + "/metrics";
     request.timeout = 1s;
     // A migrator that just exited, being done, keeps the count of its last scrape.
-    if (auto response = client.Send(request); response.ok() && response->status == 200)
+    if (auto response = metrics_client_.Send(request); response.ok() && response->status == 200)
       moves_scraped_[s] = CountLeadershipMoves(response->body);
   }
 }
