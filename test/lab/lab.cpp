@@ -594,6 +594,10 @@ LabReport Lab::Run() {
   }
   if (!formed) {
     report.failure = "the source etcd cluster did not form within 60 s";
+    for (const PodState& pod : runners_[0]->Pods()) {
+      if (!pod.running && !pod.waiting.empty())
+        report.failure += "; " + pod.name + " waits: " + pod.waiting.substr(0, 200);
+    }
     return report;
   }
   Say("source etcd healthy: " + std::to_string(options_.members) + " voters");

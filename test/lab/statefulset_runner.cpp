@@ -304,6 +304,7 @@ PodState SeedRunner::StateOf(const PodRecord& pod) const {
   state.hosts_path = pod.hosts_path;
   state.log_path = pod.log_path;
   state.data_dir = pod.DataDir();
+  state.waiting = pod.waiting;
   return state;
 }
 
@@ -642,7 +643,10 @@ void SeedRunner::StartContainers() {
       const std::string detail = started.error().message();
       pod->next_start = Clock::now() + kRetryPeriod;
       if (detail != pod->waiting) {
-        pod->waiting = detail;
+        {
+          std::lock_guard lock(mutex_);
+          pod->waiting = detail;
+        }
         Emit(*pod, PodEventKind::kWaiting, detail);
       }
     }

@@ -167,6 +167,7 @@ struct PodState {
   std::string hosts_path;     // its /etc/hosts
   std::string log_path;       // its etcd's stderr, across restarts
   std::string data_dir;       // its PVC's etcd data directory
+  std::string waiting;        // why its etcd has not started yet; "" once it has
 };
 
 // Starts and stops from the owner's thread; the reconcile loop runs on a thread of its own, which

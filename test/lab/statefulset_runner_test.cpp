@@ -404,10 +404,12 @@ TEST_F(RunnerTest, AnAddedLearnerJoinsWhenItsPodStartsAndCanBePromoted) {
   seed.Patch({{"spec", {{"replicas", 4}}}});
   ASSERT_TRUE(WaitFor([&] { return seed.Waited(3, "not a member"); })) << seed.Dump();
   EXPECT_FALSE(seed.runner().Pod(kSts, 3)->running);
+  EXPECT_NE(seed.runner().Pod(kSts, 3)->waiting.find("not a member"), std::string::npos);
 
   auto added = Eventually([&] { return etcd->MemberAdd({PodPeerUrl(kNamespace, kSts, 3)}, true); });
   ASSERT_TRUE(added.ok()) << added.error().message();
   ASSERT_TRUE(WaitFor([&] { return seed.ReadyLearner(3); })) << seed.Dump();
+  EXPECT_EQ(seed.runner().Pod(kSts, 3)->waiting, "");
   auto promoted = Eventually([&] { return etcd->MemberPromote(added->id); });
   ASSERT_TRUE(promoted.ok()) << promoted.error().message();
   EXPECT_TRUE(WaitFor([&] { return Healthy(*etcd, 4); })) << seed.Dump();
