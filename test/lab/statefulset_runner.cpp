@@ -171,7 +171,8 @@ struct SeedRunner::PodRecord {
   int restarts = 0;
   std::chrono::milliseconds backoff = kFirstBackoff;
   Clock::time_point next_start;
-  std::string waiting;  // the last kWaiting detail, to log each reason once
+  Clock::time_point next_probe;  // while ready; a pod not ready is probed every pass
+  std::string waiting;           // the last kWaiting detail, to log each reason once
 
   std::string DataDir() const { return pvc_dir + "/new.etcd"; }
 };
@@ -389,9 +390,11 @@ void SeedRunner::ReapExited() {
 }
 
 void SeedRunner::Probe() {
+  const auto now = Clock::now();
   for (auto& [key, pod] : pods_) {
-    if (pod->pid <= 0)
+    if (pod->pid <= 0 || (pod->ready && now < pod->next_probe))
       continue;
+    pod->next_probe = now + options_.ready_probe_period;
     const std::string url = ClientUrl(pod->address);
     auto health = probe_->Health(url);
     auto status = probe_->Status(url);

@@ -127,6 +127,12 @@ struct RunnerOptions {
   int heartbeat_interval_ms = 50;
   int election_timeout_ms = 500;
   std::chrono::milliseconds poll_interval{200};
+  // How often a ready pod's etcd is probed (health, a linearizable read, and status); a pod not
+  // ready yet is probed every poll. etcd-druid's readiness probe runs every 5 s
+  // (../shared/reference/gardener/etcd-main-sts.druid.synth.yaml, periodSeconds); probing each
+  // ready member 5 times a second would put a raft round per probe on the leader that a
+  // landscape does not have. A pod whose etcd exits is not ready at once (the runner reaps it).
+  std::chrono::milliseconds ready_probe_period{5000};
   // How long a deleted pod's etcd gets between SIGTERM and SIGKILL.
   std::chrono::milliseconds termination_grace{5000};
 };
