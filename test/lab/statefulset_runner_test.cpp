@@ -7,9 +7,12 @@
 
 #include <filesystem>
 #include <functional>
+#include <sstream>
+#include <string_view>
 #include <thread>
 
 #include "common/etcd/client.h"
+#include "common/http/client.h"
 #include "common/kube/client.h"
 #include "common/yaml/yaml_json.h"
 #include "test/emulator/emulator.h"
@@ -189,6 +192,23 @@ bool Healthy(etcd::Client& client, int voters, int learners = 0) {
          health->learners == learners;
 }
 
+// How many /health requests the etcd at `address` has answered healthy, from its own metrics
+// (etcd_server_health_success, added in etcd 3.4: CHANGELOG-3.4.md, etcd-io/etcd#10156); -1 when
+// it does not say.
+double HealthChecksServed(const std::string& address) {
+  http::Client client(http::ClientOptions{});
+  auto response = client.Send({.url = "http://" + address + ":2379/metrics"});
+  if (!response.ok() || response->status != 200)
+    return -1;
+  std::istringstream lines(response->body);
+  constexpr std::string_view kCounter = "etcd_server_health_success ";
+  for (std::string line; std::getline(lines, line);) {
+    if (line.starts_with(kCounter))
+      return std::stod(line.substr(kCounter.size()));
+  }
+  return -1;
+}
+
 // The position of the first `item` in `trace` at or after `from`; trace.size() when there is none.
 size_t Find(const std::vector<std::string>& trace, const std::string& item, size_t from = 0) {
   auto it = std::find(trace.begin() + std::min(from, trace.size()), trace.end(), item);
@@ -354,6 +374,19 @@ TEST_F(RunnerTest, PodsOfAFreshStatefulSetBootstrapTogetherWhenTheFirstWritesIts
   ASSERT_TRUE(WaitFor([&] { return Healthy(*etcd, 5); })) << seed.Dump();
   for (int ordinal = 0; ordinal < 5; ++ordinal)
     EXPECT_FALSE(seed.Waited(ordinal, "answer")) << seed.Dump();
+}
+
+// kubelet probes a ready pod every periodSeconds (5 s in druid's StatefulSet), and each of the
+// runner's probes is a /health request, a raft round on the leader: a ready pod must not be
+// probed on each of the runner's 200 ms passes.
+TEST_F(RunnerTest, AReadyPodIsProbedEveryReadyProbePeriodNotOnEveryPass) {
+  Seed& seed = *AddSeeds(1)[0];
+  Bootstrap(seed, 1);
+  const std::string address = PodAddress(seed.index(), 0, 0);
+  const double before = HealthChecksServed(address);
+  ASSERT_GE(before, 1) << "the probe that found the pod ready";
+  std::this_thread::sleep_for(2s);  // ten of the runner's passes
+  EXPECT_LE(HealthChecksServed(address) - before, 1) << seed.Dump();
 }
 
 TEST_F(RunnerTest, TemplateChangeRollsPodsHighestFirstEachAfterTheLastIsReady) {
