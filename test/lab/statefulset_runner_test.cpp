@@ -7,8 +7,6 @@
 
 #include <filesystem>
 #include <functional>
-#include <sstream>
-#include <string_view>
 #include <thread>
 
 #include "common/etcd/client.h"
@@ -17,6 +15,7 @@
 #include "common/yaml/yaml_json.h"
 #include "test/emulator/emulator.h"
 #include "test/support/certs.h"
+#include "test/support/exposition.h"
 
 namespace seedhop::lab {
 namespace {
@@ -200,13 +199,7 @@ double HealthChecksServed(const std::string& address) {
   auto response = client.Send({.url = "http://" + address + ":2379/metrics"});
   if (!response.ok() || response->status != 200)
     return -1;
-  std::istringstream lines(response->body);
-  constexpr std::string_view kCounter = "etcd_server_health_success ";
-  for (std::string line; std::getline(lines, line);) {
-    if (line.starts_with(kCounter))
-      return std::stod(line.substr(kCounter.size()));
-  }
-  return -1;
+  return testing::SampleValue(response->body, "etcd_server_health_success").value_or(-1);
 }
 
 // The position of the first `item` in `trace` at or after `from`; trace.size() when there is none.

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "test/support/exposition.h"
 #include "test/webhook/fixtures.h"
 
 namespace seedhop::webhook {
@@ -49,11 +50,7 @@ class HandlerTest : public ::testing::Test {
   }
   // The value of one sample line in the exposition, or -1 when absent.
   double Sample(const std::string& series) {
-    std::string text = registry_.Serialize();
-    size_t at = text.find("\n" + series + " ");
-    if (at == std::string::npos)
-      return -1;
-    return std::stod(text.substr(at + series.size() + 2));
+    return seedhop::testing::SampleValue(registry_.Serialize(), series).value_or(-1);
   }
 
   obs::Metrics registry_;
