@@ -14,6 +14,7 @@
 #include "test/auditor/fixtures.h"
 #include "test/emulator/emulator.h"
 #include "test/support/certs.h"
+#include "test/support/kube_objects.h"
 #include "test/support/process.h"
 
 namespace seedhop::auditor {
@@ -22,7 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-const kube::ResourceRef kNamespaces{"", "v1", "namespaces", ""};
+using seedhop::testing::kNamespaces;
 
 kube::ResourceRef RefFor(const json& object) {
   const std::string kind = object.value("kind", "");

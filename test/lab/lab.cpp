@@ -51,8 +51,8 @@ constexpr int kAddressedOrdinals = 10;
 const char* const kSeedNames[kSeeds] = {"lab-source", "lab-target"};
 const char* const kRoles[kSeeds] = {"source", "target"};
 
-const kube::ResourceRef kNamespaces{"", "v1", "namespaces", ""};
-const kube::ResourceRef kCrds{"apiextensions.k8s.io", "v1", "customresourcedefinitions", ""};
+using seedhop::testing::kCrds;
+using seedhop::testing::kNamespaces;
 const kube::ResourceRef kWebhookConfigs{"admissionregistration.k8s.io", "v1",
                                         "mutatingwebhookconfigurations", ""};
 const kube::ResourceRef kStatefulSets{"apps", "v1", "statefulsets", kShootNs};

@@ -16,6 +16,7 @@
 #include "test/emulator/emulator.h"
 #include "test/support/certs.h"
 #include "test/support/exposition.h"
+#include "test/support/kube_objects.h"
 
 namespace seedhop::lab {
 namespace {
@@ -27,7 +28,7 @@ namespace fs = std::filesystem;
 constexpr char kNamespace[] = "shoot--my-project--my-shoot";
 constexpr char kSts[] = "etcd-main";
 const kube::ResourceRef kStatefulSets{"apps", "v1", "statefulsets", kNamespace};
-const kube::ResourceRef kNamespaces{"", "v1", "namespaces", ""};
+using seedhop::testing::kNamespaces;
 
 // Polls `condition` every 50 ms until it holds or `timeout` passes.
 bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 15000ms) {

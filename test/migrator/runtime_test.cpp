@@ -11,7 +11,6 @@
 
 #include "common/kube/client.h"
 #include "common/obs/metrics.h"
-#include "common/yaml/yaml_json.h"
 #include "migrator/leader.h"
 #include "migrator/metrics.h"
 #include "migrator/runner.h"
@@ -19,6 +18,7 @@
 #include "test/support/certs.h"
 #include "test/support/kube_objects.h"
 #include "test/support/process.h"
+#include "test/support/repo_manifest.h"
 
 namespace seedhop::migrator {
 namespace {
@@ -28,14 +28,8 @@ using namespace std::chrono_literals;
 
 constexpr char kShootNs[] = "shoot--dev--a";
 constexpr char kGardenNs[] = "garden-dev";
-const kube::ResourceRef kNamespaces{"", "v1", "namespaces", ""};
-const kube::ResourceRef kCrds{"apiextensions.k8s.io", "v1", "customresourcedefinitions", ""};
-
-json RepoYaml(const std::string& relative) {
-  auto documents = yaml::ReadDocuments(std::string(SEEDHOP_SOURCE_DIR) + "/" + relative);
-  EXPECT_TRUE(documents.ok()) << relative;
-  return documents.ok() ? (*documents)[0] : json();
-}
+using seedhop::testing::kCrds;
+using seedhop::testing::kNamespaces;
 
 json Migration(int step_timeout_seconds) {
   return {
@@ -65,12 +59,13 @@ class RuntimeTest : public ::testing::Test {
     garden_ = Connect(garden_emulator_);
     source_ = Connect(source_emulator_);
     target_ = Connect(target_emulator_);
-    Must(garden_->Create(kCrds, RepoYaml("manifests/crds/garden/livemigrations.yaml")));
+    Must(garden_->Create(
+        kCrds, seedhop::testing::RepoManifest("manifests/crds/garden/livemigrations.yaml")));
     Must(garden_->Create(kCrds, seedhop::testing::PreservingCrd("core.gardener.cloud", "v1beta1",
                                                                 "ShootState", "shootstates")));
     Must(garden_->Create(kNamespaces, seedhop::testing::NamespaceObject(kGardenNs)));
     for (kube::Client* seed : {source_.get(), target_.get()}) {
-      Must(seed->Create(kCrds, RepoYaml("manifests/crds/etcdplans.yaml")));
+      Must(seed->Create(kCrds, seedhop::testing::RepoManifest("manifests/crds/etcdplans.yaml")));
       Must(seed->Create(kNamespaces, seedhop::testing::NamespaceObject("garden")));
     }
     Must(source_->Create(kNamespaces, seedhop::testing::NamespaceObject(kShootNs)));

@@ -4,7 +4,13 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "common/kube/client.h"
+
 namespace seedhop::testing {
+
+// Where tests create namespaces and CustomResourceDefinitions (cluster-scoped).
+inline const kube::ResourceRef kNamespaces{"", "v1", "namespaces", ""};
+inline const kube::ResourceRef kCrds{"apiextensions.k8s.io", "v1", "customresourcedefinitions", ""};
 
 // A namespaced apiextensions.k8s.io/v1 CustomResourceDefinition serving `group`/`version` `kind`
 // (resource `plural`) with a status subresource and a schema that keeps every field: for

@@ -10,9 +10,10 @@
 #include "common/encoding/base64.h"
 #include "common/http/server.h"
 #include "common/kube/client.h"
-#include "common/yaml/yaml_json.h"
 #include "test/emulator/emulator.h"
 #include "test/support/certs.h"
+#include "test/support/kube_objects.h"
+#include "test/support/repo_manifest.h"
 #include "test/webhook/fixtures.h"
 #include "webhook/admission_review.h"
 #include "webhook/app.h"
@@ -26,18 +27,12 @@ namespace fs = std::filesystem;
 
 constexpr char kNamespace[] = "shoot--my-project--my-shoot";
 
-const kube::ResourceRef kNamespaces{"", "v1", "namespaces", ""};
+using seedhop::testing::kNamespaces;
 const kube::ResourceRef kStatefulSets{"apps", "v1", "statefulsets", kNamespace};
 const kube::ResourceRef kPlans{"seedhop.io", "v1alpha1", "etcdplans", kNamespace};
-const kube::ResourceRef kCrds{"apiextensions.k8s.io", "v1", "customresourcedefinitions", ""};
+using seedhop::testing::kCrds;
 const kube::ResourceRef kWebhookConfigs{"admissionregistration.k8s.io", "v1",
                                         "mutatingwebhookconfigurations", ""};
-
-json RepoYaml(const std::string& relative) {
-  auto documents = yaml::ReadDocuments(std::string(SEEDHOP_SOURCE_DIR) + "/" + relative);
-  EXPECT_TRUE(documents.ok()) << (documents.ok() ? "" : documents.error().message());
-  return documents.ok() && !documents->empty() ? documents->front() : json();
-}
 
 class WebhookEndToEnd : public ::testing::Test {
  protected:
@@ -45,7 +40,9 @@ class WebhookEndToEnd : public ::testing::Test {
     ASSERT_TRUE(emulator_.Start().ok());
     client_ = std::make_unique<kube::Client>(emulator_.rest_config());
 
-    ASSERT_TRUE(client_->Create(kCrds, RepoYaml("manifests/crds/etcdplans.yaml")).ok());
+    ASSERT_TRUE(
+        client_->Create(kCrds, seedhop::testing::RepoManifest("manifests/crds/etcdplans.yaml"))
+            .ok());
     StartWebhook();
     RegisterWebhook();
     json ns = {
@@ -89,7 +86,8 @@ class WebhookEndToEnd : public ::testing::Test {
 
   // The shipped configuration, pointed at this process instead of the in-cluster Service.
   void RegisterWebhook() {
-    json configuration = RepoYaml("manifests/webhook/mutatingwebhookconfiguration.yaml");
+    json configuration =
+        seedhop::testing::RepoManifest("manifests/webhook/mutatingwebhookconfiguration.yaml");
     ASSERT_TRUE(configuration.contains("webhooks"));
     for (auto& hook : configuration["webhooks"]) {
       hook["clientConfig"] = {

@@ -15,6 +15,7 @@
 #include "common/kube/kubeconfig.h"
 #include "test/emulator/emulator.h"
 #include "test/support/certs.h"
+#include "test/support/kube_objects.h"
 
 namespace seedhop::kube {
 namespace {
@@ -23,7 +24,7 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 const ResourceRef kConfigMaps{"", "v1", "configmaps", ""};
-const ResourceRef kNamespaces{"", "v1", "namespaces", ""};
+using seedhop::testing::kNamespaces;
 
 json ConfigMap(const std::string& ns, const std::string& name, json data = json::object()) {
   return {{"apiVersion", "v1"},

@@ -17,6 +17,7 @@
 #include "common/kube/json_patch.h"
 #include "common/obs/metrics.h"
 #include "test/support/certs.h"
+#include "test/support/kube_objects.h"
 
 namespace seedhop::kube {
 namespace {
@@ -88,7 +89,7 @@ class ScriptedServer {
 
 const ResourceRef kConfigMaps{"", "v1", "configmaps", "ns1"};
 const ResourceRef kLeases{"coordination.k8s.io", "v1", "leases", "ns1"};
-const ResourceRef kNamespaces{"", "v1", "namespaces", ""};
+using seedhop::testing::kNamespaces;
 
 class ClientTest : public ::testing::Test {
  protected:

@@ -19,6 +19,7 @@
 #include "common/http/server.h"
 #include "common/kube/kubeconfig.h"
 #include "test/emulator/emulator.h"
+#include "test/support/kube_objects.h"
 
 namespace seedhop::kube {
 namespace {
@@ -28,7 +29,7 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 const ResourceRef kConfigMaps{"", "v1", "configmaps", ""};
-const ResourceRef kNamespaces{"", "v1", "namespaces", ""};
+using seedhop::testing::kNamespaces;
 
 json ConfigMap(const std::string& ns, const std::string& name, json labels = json::object()) {
   return {{"apiVersion", "v1"},

@@ -26,8 +26,8 @@ constexpr char kSeedNs[] = "shoot--p--s";
 constexpr char kGardenNs[] = "garden-p";
 const ShootRef kShoot{"s", kGardenNs};
 
-const kube::ResourceRef kNamespaces{"", "v1", "namespaces", ""};
-const kube::ResourceRef kCrds{"apiextensions.k8s.io", "v1", "customresourcedefinitions", ""};
+using seedhop::testing::kCrds;
+using seedhop::testing::kNamespaces;
 const kube::ResourceRef kInfras{"extensions.gardener.cloud", "v1alpha1", "infrastructures",
                                 kSeedNs};
 
