@@ -161,7 +161,7 @@ std::string EtcdCluster::LogPath(int index) const {
 int EtcdCluster::Reserve() {
   const std::string scheme = options_.tls ? "https" : "http";
   Slot slot;
-  slot.name = "m" + std::to_string(slots_.size());
+  slot.name = options_.name_prefix + std::to_string(slots_.size());
   // Ports already given to other slots may be free again until their etcd binds them: skip those.
   // A port some other process takes before etcd binds it shows up as a start failure with etcd's
   // log.

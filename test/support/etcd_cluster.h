@@ -19,6 +19,9 @@ namespace seedhop::testing {
 
 struct EtcdClusterOptions {
   int members = 3;
+  // Member names are this followed by the slot index: "m0", "m1", ..., or with "etcd-main-" the
+  // names etcd-druid gives the members of StatefulSet etcd-main, as the migrator reads them.
+  std::string name_prefix = "m";
   bool tls = false;  // https on client and peer ports, client certificates required on both
   std::string etcd_binary = "/usr/bin/etcd";
   // Fast elections, so that leader loss and moves take well under a second.
@@ -40,7 +43,7 @@ class EtcdCluster {
 
   // Number of member slots: the initial members plus every reserved one (stopped ones included).
   int size() const { return static_cast<int>(slots_.size()); }
-  // Member slot `index`'s name ("m0", "m1", ...), client URL and peer URL.
+  // Member slot `index`'s name (name_prefix and the index), client URL and peer URL.
   const std::string& Name(int index) const;
   const std::string& ClientUrl(int index) const;
   const std::string& PeerUrl(int index) const;
