@@ -5,10 +5,11 @@
 namespace seedhop::testing {
 namespace {
 
-// etcd's JSON gateway path for MoveLeader (etcd api/etcdserverpb/rpc.proto, Maintenance service).
+// etcd's JSON gateway path for MoveLeader (etcd 3.4 etcdserver/etcdserverpb/rpc.proto, service
+// Maintenance).
 constexpr char kTransferLeadership[] = "/v3/maintenance/transfer-leadership";
-// No member has this ID: etcd assigns IDs from a hash of peer URLs, cluster token and time
-// (etcd server/etcdserver/api/membership/member.go), never 1 in practice.
+// No member has this ID: etcd derives member IDs from a hash of peer URLs, cluster token and time
+// (etcd 3.4 etcdserver/api/membership/member.go, NewMember), never 1 in practice.
 constexpr char kNoSuchMember[] = "1";
 
 }  // namespace
@@ -50,10 +51,9 @@ http::Response EtcdPodFront::Forward(const http::Request& request) {
     forwarded.headers["content-type"] = type;
   if (path == kTransferLeadership) {
     ++transfers_;
-    if (refuse_transfers_) {
-      nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
-      if (body.is_object())
-        body["targetID"] = kNoSuchMember;
+    nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
+    if (refuse_transfers_ && body.is_object()) {
+      body["targetID"] = kNoSuchMember;
       forwarded.body = body.dump();
     }
   }
