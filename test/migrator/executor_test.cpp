@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <map>
 #include <thread>
 
 #include "common/etcd/client.h"
@@ -18,6 +19,7 @@
 #include "test/support/etcd_pod_front.h"
 #include "test/support/exposition.h"
 #include "test/support/kube_objects.h"
+#include "test/support/process.h"
 #include "test/support/repo_manifest.h"
 
 namespace seedhop::migrator {
@@ -128,30 +130,26 @@ class ExecutorTest : public ::testing::Test {
     emulator_.Stop();
   }
 
+  // Member id of pod `ordinal`, from its own status.
   uint64_t MemberId(int ordinal) {
-    auto members = etcd_->MemberList();
-    EXPECT_TRUE(members.ok());
-    for (const etcd::Member& member : members.ok() ? *members : std::vector<etcd::Member>{}) {
-      if (member.name == cluster_->Name(ordinal))
-        return member.id;
-    }
-    return 0;
+    auto status = etcd_->Status(cluster_->ClientUrl(ordinal));
+    EXPECT_TRUE(status.ok()) << status.error().message();
+    return status.ok() ? status->member_id : 0;
   }
 
   // The ordinal of the member every member names as leader; -1 while they disagree or know none.
   int LeaderOrdinal() {
     uint64_t leader = 0;
-    for (const std::string& url : cluster_->RunningClientUrls()) {
-      auto status = etcd_->Status(url);
+    std::map<uint64_t, int> ordinals;
+    for (int i = 0; i < cluster_->size(); ++i) {
+      auto status = etcd_->Status(cluster_->ClientUrl(i));
       if (!status.ok() || status->leader_id == 0 || (leader != 0 && status->leader_id != leader))
         return -1;
       leader = status->leader_id;
+      ordinals[status->member_id] = i;
     }
-    for (int i = 0; i < cluster_->size(); ++i) {
-      if (MemberId(i) == leader)
-        return i;
-    }
-    return -1;
+    auto found = ordinals.find(leader);
+    return found == ordinals.end() ? -1 : found->second;
   }
 
   // Waits up to 5 s until every member names member `ordinal` as leader.
@@ -171,16 +169,6 @@ class ExecutorTest : public ::testing::Test {
                                          "seedhop_migrator_etcd_leadership_moves_total{outcome=\"" +
                                              outcome + "\",role=\"source\"}")
         .value_or(0);
-  }
-
-  std::string Log() {
-    std::fflush(log_);
-    std::rewind(log_);
-    std::string text;
-    char buffer[4096];
-    for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, log_)) > 0;)
-      text.append(buffer, n);
-    return text;
   }
 
   std::string PlanAnnotation() {
@@ -235,7 +223,7 @@ TEST_F(ExecutorTest, ALeadershipMoveEtcdRefusesIsLoggedAndCountedAndDoesNotHoldT
   EXPECT_EQ(front_->LeaderTransfers(), 1);
   EXPECT_EQ(Moves("moved"), 0);
   EXPECT_EQ(Moves("failed"), 1);
-  const std::string log = Log();
+  const std::string log = seedhop::testing::WrittenSoFar(log_);
   EXPECT_NE(log.find("cannot move etcd leadership ahead of a roll"), std::string::npos) << log;
   // The warning says where and why, in etcd's own words.
   EXPECT_NE(log.find(kShootNs), std::string::npos) << log;

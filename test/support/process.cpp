@@ -21,6 +21,14 @@ namespace seedhop::testing {
 
 namespace {
 
+std::string ReadToEnd(std::FILE* file) {
+  std::string text;
+  char buffer[4096];
+  while (size_t n = std::fread(buffer, 1, sizeof buffer, file))
+    text.append(buffer, n);
+  return text;
+}
+
 // Async-signal-safe: used between fork and exec.
 bool WriteAll(int fd, const std::string& text) {
   size_t done = 0;
@@ -162,6 +170,12 @@ std::string DescribeExit(int status) {
   return "status " + std::to_string(status);
 }
 
+std::string WrittenSoFar(std::FILE* file) {
+  std::fflush(file);
+  std::rewind(file);
+  return ReadToEnd(file);
+}
+
 std::string FileTail(const std::string& path, size_t bytes) {
   std::ifstream in(path);
   std::stringstream buffer;
@@ -174,10 +188,7 @@ std::pair<int, std::string> RunShell(const std::string& shell_command) {
   FILE* pipe = ::popen(shell_command.c_str(), "r");
   if (pipe == nullptr)
     return {-1, ""};
-  std::string out;
-  char buffer[4096];
-  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe))
-    out.append(buffer, n);
+  std::string out = ReadToEnd(pipe);
   const int status = ::pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
 }

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,10 @@ std::string DescribeExit(int status);
 
 // The last `bytes` bytes of the file at `path` ("..." in front when cut), "" when unreadable.
 std::string FileTail(const std::string& path, size_t bytes);
+
+// Everything written so far to `file` (a std::tmpfile() a logger writes to, say): flushes it,
+// rewinds it and reads it to the end.
+std::string WrittenSoFar(std::FILE* file);
 
 // Runs `shell_command` with /bin/sh and waits for it to end. Returns its exit code (-1 when it
 // could not start or did not exit normally) and what it wrote to stdout; add "2>&1" for stderr.

@@ -92,5 +92,18 @@ TEST_F(ProcessTest, StopProcessEscalatesToSigkill) {
   EXPECT_FALSE(ReapIfExited(*pid));  // already reaped: no such child any more
 }
 
+TEST(WrittenSoFarTest, ReadsEverythingFromTheStartEachTime) {
+  std::FILE* file = std::tmpfile();
+  ASSERT_NE(file, nullptr);
+  EXPECT_EQ(WrittenSoFar(file), "");
+  std::fputs("first line\n", file);
+  EXPECT_EQ(WrittenSoFar(file), "first line\n");
+  // More than one read buffer, appended after a read.
+  const std::string more(10000, 'x');
+  std::fputs(more.c_str(), file);
+  EXPECT_EQ(WrittenSoFar(file), "first line\n" + more);
+  std::fclose(file);
+}
+
 }  // namespace
 }  // namespace seedhop::testing

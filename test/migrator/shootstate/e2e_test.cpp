@@ -15,6 +15,7 @@
 #include "migrator/shootstate/import.h"
 #include "test/emulator/emulator.h"
 #include "test/support/kube_objects.h"
+#include "test/support/process.h"
 
 namespace seedhop::migrator::shootstate {
 namespace {
@@ -329,12 +330,7 @@ TEST_F(StateCopy, FailedSecretNeverShowsItsValue) {
   ASSERT_TRUE(imported.ok()) << imported.error().message();
   ASSERT_EQ(imported->Count(Outcome::kFailed), 1u) << imported->ToJson().dump();
 
-  std::fflush(log_file);
-  std::rewind(log_file);
-  std::string logs;
-  char buffer[4096];
-  for (size_t n; (n = std::fread(buffer, 1, sizeof(buffer), log_file)) > 0;)
-    logs.append(buffer, n);
+  const std::string logs = seedhop::testing::WrittenSoFar(log_file);
   std::fclose(log_file);
 
   const std::string report = imported->ToJson().dump();
