@@ -367,6 +367,7 @@ Status Lab::SetUp() {
     runner.seed_index = options_.seed_index_base + s;
     runner.lab_seeds = {options_.seed_index_base, options_.seed_index_base + 1};
     runner.work_dir = work_ + "/pods-" + kRoles[s];
+    runner.etcd_nice = options_.etcd_nice;
     auto on_event = [this, s](const PodEvent& event) {
       const std::string pod = std::string(kRoles[s]) + " pod " + event.statefulset + "-" +
                               std::to_string(event.ordinal);

@@ -39,6 +39,8 @@ struct LabOptions {
   // The lab's seeds take runner seed indexes seed_index_base and seed_index_base + 1 (their pods'
   // loopback blocks): labs with different bases can run at once.
   int seed_index_base = 0;
+  // The etcd pods' nice value (RunnerOptions::etcd_nice): 0 runs etcd at the writer's priority.
+  int etcd_nice = 0;
 };
 
 struct StepReport {

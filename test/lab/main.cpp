@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   flags.String("rate", "100", "writes per second during the migration");
   flags.String("baseline-seconds", "10",
                "seconds of writes before the migration: the baseline of the p99 comparison");
+  flags.String("etcd-nice", "0",
+               "the etcd pods' nice value; above 0 the writer gets the CPU first (docs/lab.md)");
   flags.String("json", "", "also write the report as JSON to this file");
   flags.String("kill-migrator-at-step", "-1", "SIGKILL the owning migrator when this step starts");
   flags.Bool("kill-migrator-every-step", false, "... at every step");
@@ -46,8 +48,9 @@ int main(int argc, char** argv) {
   auto cut_link = flags.GetInt("cut-link-at-step", -1, 10000);
   auto cut_for = flags.GetInt("cut-link-for", 1, 3600);
   auto timeout = flags.GetInt("step-timeout", 1, 86400);
-  for (const auto* value :
-       {&members, &rate, &baseline, &kill_migrator, &kill_member, &cut_link, &cut_for, &timeout}) {
+  auto etcd_nice = flags.GetInt("etcd-nice", 0, 19);
+  for (const auto* value : {&members, &rate, &baseline, &kill_migrator, &kill_member, &cut_link,
+                            &cut_for, &timeout, &etcd_nice}) {
     if (!value->ok()) {
       std::fprintf(stderr, "%s\n", value->error().message().c_str());
       return 2;
@@ -64,6 +67,7 @@ int main(int argc, char** argv) {
   options.cut_link_at_step = static_cast<int>(*cut_link);
   options.cut_link_for = std::chrono::seconds(*cut_for);
   options.step_timeout_seconds = static_cast<int>(*timeout);
+  options.etcd_nice = static_cast<int>(*etcd_nice);
   options.work_dir = flags.GetString("work-dir");
   options.binary_dir = flags.GetString("binary-dir");
   options.source_dir = flags.GetString("source-dir");

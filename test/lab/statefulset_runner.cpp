@@ -745,6 +745,7 @@ Status SeedRunner::StartContainer(PodRecord& pod, const MemberView& view) {
   process.log_path = pod.log_path;
   process.bind_mounts = {{pod.hosts_path, "/etc/hosts"},
                          {SeedResolvConfPath(), "/etc/resolv.conf"}};
+  process.nice = options_.etcd_nice;
   auto pid = testing::SpawnProcess(process);
   if (!pid.ok())
     return pid.error().Wrap("pod " + pod.name);

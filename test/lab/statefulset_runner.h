@@ -123,6 +123,10 @@ struct RunnerOptions {
   // Created if missing: data directories, hosts files, logs. Not removed by the runner.
   std::string work_dir;
   std::string etcd_binary = "/usr/bin/etcd";
+  // The etcd processes' nice value. 0 (the default): the same CPU priority as the lab's writer.
+  // Raised, etcd yields the machine's cores to the writer: a client with a CPU of its own, as
+  // kube-apiserver has in a landscape (docs/lab.md, "the writer first").
+  int etcd_nice = 0;
   // Fast elections, as test/support/etcd_cluster.h uses.
   int heartbeat_interval_ms = 50;
   int election_timeout_ms = 500;

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -73,6 +74,8 @@ Result<pid_t> SpawnProcess(const ProcessSpec& spec) {
   }
   const std::string unshare_failure = "seedhop spawn: unshare(CLONE_NEWNS) failed\n";
   const std::string exec_failure = "seedhop spawn: exec " + program + " failed\n";
+  const std::string nice_failure =
+      "seedhop spawn: setpriority(" + std::to_string(spec.nice) + ") failed\n";
 
   int log_fd = ::open(spec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0)
@@ -119,6 +122,10 @@ Result<pid_t> SpawnProcess(const ProcessSpec& spec) {
           ::_exit(126);
         }
       }
+    }
+    if (spec.nice != 0 && ::setpriority(PRIO_PROCESS, 0, spec.nice) != 0) {
+      WriteAll(STDERR_FILENO, nice_failure);
+      ::_exit(126);
     }
     ::execv(argv[0], argv.data());
     WriteAll(STDERR_FILENO, exec_failure);

@@ -29,6 +29,9 @@ struct ProcessSpec {
   // Non-empty: the child gets a mount namespace of its own (propagation private, so nothing
   // leaks back) with these mounts, before exec. Needs CAP_SYS_ADMIN (root).
   std::vector<BindMount> bind_mounts;
+  // The child's nice value (setpriority), set before exec and inherited by every thread the
+  // program starts. 0 keeps the caller's. Raising it needs no privilege; lowering it does.
+  int nice = 0;
 };
 
 // Writes `content` to `path` in place: open (creating it), truncate, write; the inode stays, so a
@@ -40,7 +43,7 @@ Status RewriteInPlace(const std::string& path, const std::string& content);
 // called SpawnProcess exits (the kernel's PR_SET_PDEATHSIG tracks the forking thread), so call it
 // from a thread that outlives the child.
 // stdin is /dev/null; no other descriptor of this process leaks into the child. A failed bind
-// mount or exec ends the child with status 126/127 and a line in the log.
+// mount, setpriority or exec ends the child with status 126/127 and a line in the log.
 // REQUIRES: spec.argv is not empty.
 Result<pid_t> SpawnProcess(const ProcessSpec& spec);
 

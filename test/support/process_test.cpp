@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 
 #include <filesystem>
+#include <iterator>
+#include <sstream>
 #include <thread>
 
 #include "test/support/certs.h"
@@ -78,6 +80,20 @@ TEST_F(ProcessTest, AFailingBindMountEndsTheChildWithAReason) {
   EXPECT_EQ(DescribeExit(status), "exit code 126");
   EXPECT_NE(FileTail(dir_ + "/log", 200).find("bind mount " + dir_ + "/missing"),
             std::string::npos);
+}
+
+TEST_F(ProcessTest, TheChildRunsAtTheNiceValueAskedFor) {
+  // /proc/PID/stat's 19th field is the nice value; the fields after the command's closing
+  // parenthesis start at the 3rd.
+  ProcessSpec spec{
+      {"/bin/sh", "-c", "read -r stat < /proc/$$/stat; echo \"${stat##*) }\""}, dir_ + "/log", {}};
+  spec.nice = 7;
+  auto pid = SpawnProcess(spec);
+  ASSERT_TRUE(pid.ok()) << pid.error().message();
+  std::istringstream fields(Finish(*pid));
+  std::vector<std::string> after_command{std::istream_iterator<std::string>(fields), {}};
+  ASSERT_GE(after_command.size(), 17u);
+  EXPECT_EQ(after_command[19 - 3], "7");
 }
 
 TEST_F(ProcessTest, StopProcessEscalatesToSigkill) {
