@@ -11,6 +11,8 @@
 # The baseline is 30 s of writes (SEEDHOP_BENCH_BASELINE_SECONDS), not the lab's default 10: at
 # 100/s its p99 is then the 30th slowest of 3,000 writes rather than the 10th of 1,000, which
 # varied more from run to run than the move's p99 did. Latencies count from when a write was due.
+# SEEDHOP_BENCH_ETCD_NICE=10 runs every etcd at nice 10, so that the writer gets the CPU first, as a
+# kube-apiserver with cores of its own would (docs/lab.md, "the writer first"); default 0.
 #   bench/lab/run.sh [BUILD_DIR] [ROUNDS] [RATES]      e.g. bench/lab/run.sh build/ci 3 "100 1000"
 # Without BUILD_DIR it builds and uses build/release (Release), as scripts/lab.sh does.
 set -euo pipefail
@@ -19,6 +21,7 @@ build="${1:-}"
 rounds="${2:-1}"
 rates="${3:-100 1000}"
 baseline="${SEEDHOP_BENCH_BASELINE_SECONDS:-30}"
+etcd_nice="${SEEDHOP_BENCH_ETCD_NICE:-0}"
 
 if [[ -z "$build" ]]; then
   # The optimised build scripts/lab.sh uses.
@@ -33,6 +36,7 @@ trap 'rm -rf "$work"' EXIT
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 
 lost_total=0
+echo "etcd at nice $etcd_nice, baseline ${baseline} s"
 stalls=""
 tails=""
 printf '%-7s %-6s %9s %9s %10s %10s %7s %6s %8s %8s  %s\n' rate rounds "total s" "stall ms" \
@@ -40,8 +44,9 @@ printf '%-7s %-6s %9s %9s %10s %10s %7s %6s %8s %8s  %s\n' rate rounds "total s"
 for rate in $rates; do
   for round in $(seq "$rounds"); do
     report="$work/rate-$rate-$round.json"
-    if ! "$build/test/lab/seedhop-lab" --rate "$rate" --baseline-seconds "$baseline" --json "$report" \
-      --work-dir "$work/lab-$rate-$round" >"$work/lab-$rate-$round.log" 2>&1; then
+    if ! "$build/test/lab/seedhop-lab" --rate "$rate" --baseline-seconds "$baseline" \
+      --etcd-nice "$etcd_nice" --json "$report" --work-dir "$work/lab-$rate-$round" \
+      >"$work/lab-$rate-$round.log" 2>&1; then
       echo "rate $rate round $round: the lab run failed; its output:" >&2
       tail -30 "$work/lab-$rate-$round.log" >&2
       exit 1
@@ -75,7 +80,8 @@ echo "control, co-location alone (1 round per rate): p99 of a steady 5-member cl
 for rate in $rates; do
   report="$work/control-$rate.json"
   "$build/test/lab/seedhop-lab" --members 5 --rate "$rate" --baseline-seconds "$baseline" \
-    --json "$report" --work-dir "$work/control-$rate" >"$work/control-$rate.log" 2>&1 || true
+    --etcd-nice "$etcd_nice" --json "$report" --work-dir "$work/control-$rate" \
+    >"$work/control-$rate.log" 2>&1 || true
   if [[ -s "$report" ]] && [[ "$(jq -r .completed "$report")" == true ]]; then
     three=$(for f in "$work"/rate-"$rate"-*.json; do jq -r .p99BeforeMs "$f"; done | median)
     jq -r --arg rate "$rate" --arg three "$three" '"  \($rate)/s: 5 members \(.p99BeforeMs * 10
