@@ -49,6 +49,10 @@ struct StepReport {
   double seconds = 0;  // as the lab saw it, from its start to its completion
   // p99 latency of the writes started while it ran (0: none); where a latency tail comes from.
   double p99_write_ms = 0;
+  // Writes started while it ran that took longer than twice the baseline p99, the p99 target's
+  // line. Unlike p99_write_ms, this adds up across steps of any length: where the target is lost.
+  int64_t writes_over_target = 0;
+  int64_t writes = 0;  // acknowledged writes started while it ran
 };
 
 struct LabReport {
@@ -67,6 +71,10 @@ struct LabReport {
   double longest_stall_at_seconds = 0;
   double p99_before_ms = 0;  // write latency before the migration started
   double p99_during_ms = 0;  // during the etcd move
+  // The p99 target (p99_during_ms <= 2 x p99_before_ms) holds when no more than about 1% of the
+  // move's writes take longer than 2 x p99_before_ms.
+  int64_t writes_during = 0;              // acknowledged writes started during the etcd move
+  int64_t writes_over_target_during = 0;  // ... that took longer than 2 x p99_before_ms
   // Share of the machine's CPU time spent busy (BusyPercent) in the same two windows: a p99
   // that grows while the machine has no CPU to spare is co-location, not the migration.
   double cpu_busy_before_percent = 0;

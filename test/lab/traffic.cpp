@@ -321,18 +321,36 @@ VerifyResult Writer::Verify() {
   return result;
 }
 
-double LatencyPercentileMs(const std::vector<WriteRecord>& records, double p,
-                           Clock::time_point from, Clock::time_point to) {
+namespace {
+
+// The latencies of the acknowledged writes started in [from, to), in ms, in record order.
+std::vector<double> LatenciesMs(const std::vector<WriteRecord>& records, Clock::time_point from,
+                                Clock::time_point to) {
   std::vector<double> latencies;
   for (const WriteRecord& r : records) {
     if (r.acknowledged && r.started >= from && r.started < to)
       latencies.push_back(std::chrono::duration<double, std::milli>(r.latency).count());
   }
+  return latencies;
+}
+
+}  // namespace
+
+double LatencyPercentileMs(const std::vector<WriteRecord>& records, double p,
+                           Clock::time_point from, Clock::time_point to) {
+  std::vector<double> latencies = LatenciesMs(records, from, to);
   if (latencies.empty())
     return 0;
   std::sort(latencies.begin(), latencies.end());
   size_t index = static_cast<size_t>(p / 100.0 * static_cast<double>(latencies.size() - 1) + 0.5);
   return latencies[std::min(index, latencies.size() - 1)];
+}
+
+int64_t CountSlowerThanMs(const std::vector<WriteRecord>& records, double threshold_ms,
+                          Clock::time_point from, Clock::time_point to) {
+  const std::vector<double> latencies = LatenciesMs(records, from, to);
+  return std::count_if(latencies.begin(), latencies.end(),
+                       [threshold_ms](double ms) { return ms > threshold_ms; });
 }
 
 Stall LongestStall(const std::vector<WriteRecord>& records, Clock::time_point from,

@@ -69,6 +69,19 @@ TEST(LatencyPercentile, TakesOnlyAcknowledgedWritesStartedInTheWindow) {
   EXPECT_DOUBLE_EQ(LatencyPercentileMs({}, 99, from, to), 0);
 }
 
+TEST(CountSlowerThan, CountsAcknowledgedWritesStartedInTheWindowAboveTheThreshold) {
+  // The window is [100, 300): of the writes started in it, 30 ms and 40 ms are over 20 ms; 20 ms
+  // itself is not, and neither are the slow writes outside the window or never acknowledged.
+  std::vector<WriteRecord> records = {Write(50, 500), Write(110, 10),         Write(120, 20),
+                                      Write(130, 30), Write(140, 900, false), Write(150, 40),
+                                      Write(300, 700)};
+  const Clock::time_point from = kZero + milliseconds(100);
+  const Clock::time_point to = kZero + milliseconds(300);
+  EXPECT_EQ(CountSlowerThanMs(records, 20, from, to), 2);
+  EXPECT_EQ(CountSlowerThanMs(records, 40, from, to), 0);
+  EXPECT_EQ(CountSlowerThanMs({}, 20, from, to), 0);
+}
+
 // Opens a listening TCP socket on a free loopback port. Returns the socket and its
 // "http://127.0.0.1:<port>" URL; the URL is "" when the socket could not be set up.
 std::pair<int, std::string> ListenOnLoopback() {
