@@ -803,18 +803,16 @@ LabReport Lab::Run() {
   report.cpu_busy_during_percent = BusyPercent(cpu_move_from.value_or(cpu_migration_from),
                                                cpu_move_to.value_or(cpu_migration_to));
   const double target_ms = 2 * report.p99_before_ms;
-  // Every acknowledged write started in the window: none took less than 0 ms.
-  auto writes_in = [&](Clock::time_point from, Clock::time_point to) {
-    return CountSlowerThanMs(records, -1, from, to);
-  };
-  report.writes_during = writes_in(move_from, move_to);
-  report.writes_over_target_during = CountSlowerThanMs(records, target_ms, move_from, move_to);
+  const WriteCount during = CountWrites(records, target_ms, move_from, move_to);
+  report.writes_during = during.acknowledged;
+  report.writes_over_target_during = during.slower;
   for (size_t i = 0; i < report.steps.size() && i + 1 < step_starts.size(); ++i) {
     const Clock::time_point from = step_starts[i].first;
     const Clock::time_point to = step_starts[i + 1].first;
     report.steps[i].p99_write_ms = LatencyPercentileMs(records, 99, from, to);
-    report.steps[i].writes_over_target = CountSlowerThanMs(records, target_ms, from, to);
-    report.steps[i].writes = writes_in(from, to);
+    const WriteCount in_step = CountWrites(records, target_ms, from, to);
+    report.steps[i].writes_over_target = in_step.slower;
+    report.steps[i].writes = in_step.acknowledged;
   }
 
   std::optional<Sample> lowest;

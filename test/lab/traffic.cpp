@@ -346,11 +346,14 @@ double LatencyPercentileMs(const std::vector<WriteRecord>& records, double p,
   return latencies[std::min(index, latencies.size() - 1)];
 }
 
-int64_t CountSlowerThanMs(const std::vector<WriteRecord>& records, double threshold_ms,
-                          Clock::time_point from, Clock::time_point to) {
-  const std::vector<double> latencies = LatenciesMs(records, from, to);
-  return std::count_if(latencies.begin(), latencies.end(),
-                       [threshold_ms](double ms) { return ms > threshold_ms; });
+WriteCount CountWrites(const std::vector<WriteRecord>& records, double threshold_ms,
+                       Clock::time_point from, Clock::time_point to) {
+  WriteCount count;
+  for (double ms : LatenciesMs(records, from, to)) {
+    ++count.acknowledged;
+    count.slower += ms > threshold_ms;
+  }
+  return count;
 }
 
 Stall LongestStall(const std::vector<WriteRecord>& records, Clock::time_point from,

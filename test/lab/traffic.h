@@ -152,10 +152,15 @@ double LatencyPercentileMs(const std::vector<WriteRecord>& records, double p,
                            std::chrono::steady_clock::time_point from,
                            std::chrono::steady_clock::time_point to);
 
-// How many acknowledged writes started in [from, to) took longer than `threshold_ms`.
-int64_t CountSlowerThanMs(const std::vector<WriteRecord>& records, double threshold_ms,
-                          std::chrono::steady_clock::time_point from,
-                          std::chrono::steady_clock::time_point to);
+// The acknowledged writes started in [from, to), and how many of them took longer than
+// `threshold_ms`.
+struct WriteCount {
+  int64_t acknowledged = 0;
+  int64_t slower = 0;
+};
+WriteCount CountWrites(const std::vector<WriteRecord>& records, double threshold_ms,
+                       std::chrono::steady_clock::time_point from,
+                       std::chrono::steady_clock::time_point to);
 
 // The longest stretch without an acknowledged write completing within [from, to).
 struct Stall {

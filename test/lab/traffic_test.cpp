@@ -69,7 +69,7 @@ TEST(LatencyPercentile, TakesOnlyAcknowledgedWritesStartedInTheWindow) {
   EXPECT_DOUBLE_EQ(LatencyPercentileMs({}, 99, from, to), 0);
 }
 
-TEST(CountSlowerThan, CountsAcknowledgedWritesStartedInTheWindowAboveTheThreshold) {
+TEST(CountWrites, CountsAcknowledgedWritesStartedInTheWindowAndThoseAboveTheThreshold) {
   // The window is [100, 300): of the writes started in it, 30 ms and 40 ms are over 20 ms; 20 ms
   // itself is not, and neither are the slow writes outside the window or never acknowledged.
   std::vector<WriteRecord> records = {Write(50, 500), Write(110, 10),         Write(120, 20),
@@ -77,9 +77,13 @@ TEST(CountSlowerThan, CountsAcknowledgedWritesStartedInTheWindowAboveTheThreshol
                                       Write(300, 700)};
   const Clock::time_point from = kZero + milliseconds(100);
   const Clock::time_point to = kZero + milliseconds(300);
-  EXPECT_EQ(CountSlowerThanMs(records, 20, from, to), 2);
-  EXPECT_EQ(CountSlowerThanMs(records, 40, from, to), 0);
-  EXPECT_EQ(CountSlowerThanMs({}, 20, from, to), 0);
+  const WriteCount over_20 = CountWrites(records, 20, from, to);
+  EXPECT_EQ(over_20.acknowledged, 4);
+  EXPECT_EQ(over_20.slower, 2);
+  EXPECT_EQ(CountWrites(records, 40, from, to).slower, 0);
+  const WriteCount none = CountWrites({}, 20, from, to);
+  EXPECT_EQ(none.acknowledged, 0);
+  EXPECT_EQ(none.slower, 0);
 }
 
 // Opens a listening TCP socket on a free loopback port. Returns the socket and its
