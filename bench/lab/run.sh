@@ -39,6 +39,7 @@ lost_total=0
 echo "etcd at nice $etcd_nice, baseline ${baseline} s"
 stalls=""
 tails=""
+bursts=""
 printf '%-7s %-6s %9s %9s %10s %10s %7s %6s %8s %8s  %s\n' rate rounds "total s" "stall ms" \
   "p99 bef" "p99 dur" ratio lost "cpu bef" "cpu dur" verdict
 for rate in $rates; do
@@ -80,6 +81,10 @@ for rate in $rates; do
     | sort_by(-.over) | .[:5]
     | "\($over) of \($all) (\($over * 10000 / ([$all, 1] | max) | round / 100)%); "
       + (map("\(.kind) \(.over) of \(.writes)") | join(", "))' "$work"/rate-"$rate"-*.json)"$'\n'
+  # Many short bursts are single events of the move; few long ones, a cluster that cannot keep up.
+  bursts+="  $rate/s: $(for f in "$work"/rate-"$rate"-*.json; do
+    jq -r '"\(.overTargetBursts) bursts, the largest \(.largestOverTargetBurst) writes, the longest \(
+      .longestOverTargetBurstMs | round) ms"' "$f"; done | paste -sd ';' -)"$'\n'
 done
 echo "control, co-location alone (1 round per rate): p99 of a steady 5-member cluster, no migration:"
 for rate in $rates; do
@@ -104,4 +109,6 @@ printf '%s' "$stalls"
 echo "writes during the move slower than 2x the baseline p99 (the target allows 1%), then the"
 echo "step kinds with the most of them, over all rounds:"
 printf '%s' "$tails"
+echo "those writes in bursts (slow writes due at most 100 ms apart), per round:"
+printf '%s' "$bursts"
 ((lost_total == 0))

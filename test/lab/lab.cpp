@@ -46,6 +46,10 @@ constexpr char kShoot[] = "demo";
 constexpr char kEtcd[] = "etcd-main";
 constexpr char kDnsRecord[] = "demo-internal";
 constexpr int kSeeds = 2;  // 0: source, 1: target
+// Slow writes due at most this far apart make one burst: a restart or a reconfiguration holds up
+// the writes in flight for tens of milliseconds, and the pods of a roll restart 300 ms or more
+// apart, so one burst is one event.
+constexpr std::chrono::milliseconds kBurstGap{100};
 // Ordinals the lab gives addresses for: the safe plan for n = 5 uses 0..9 (docs/migrator.md).
 constexpr int kAddressedOrdinals = 10;
 const char* const kSeedNames[kSeeds] = {"lab-source", "lab-target"};
@@ -806,6 +810,10 @@ LabReport Lab::Run() {
   const WriteCount during = CountWrites(records, target_ms, move_from, move_to);
   report.writes_during = during.acknowledged;
   report.writes_over_target_during = during.slower;
+  const SlowBursts bursts = GroupSlowWrites(records, target_ms, kBurstGap, move_from, move_to);
+  report.over_target_bursts = bursts.bursts;
+  report.largest_over_target_burst = bursts.largest;
+  report.longest_over_target_burst_ms = bursts.longest_ms;
   for (size_t i = 0; i < report.steps.size() && i + 1 < step_starts.size(); ++i) {
     const Clock::time_point from = step_starts[i].first;
     const Clock::time_point to = step_starts[i + 1].first;
@@ -869,6 +877,9 @@ nlohmann::json LabReport::ToJson() const {
           {"p99DuringMs", p99_during_ms},
           {"writesDuring", writes_during},
           {"writesOverTargetDuring", writes_over_target_during},
+          {"overTargetBursts", over_target_bursts},
+          {"largestOverTargetBurst", largest_over_target_burst},
+          {"longestOverTargetBurstMs", longest_over_target_burst_ms},
           {"cpuBusyBeforePercent", cpu_busy_before_percent},
           {"cpuBusyDuringPercent", cpu_busy_during_percent},
           {"minFailureTolerance", min_failure_tolerance},
@@ -906,7 +917,8 @@ std::string LabReport::Summary() const {
       "  writes lost          %lld (%lld could not be read back)\n"
       "  longest write stall  %.0f ms, from %.1f s (%s)\n"
       "  p99 write latency    %.1f ms before, %.1f ms during the move; %lld of its %lld writes\n"
-      "                       took over 2x before (%.2f%%; the p99 target allows 1%%)\n"
+      "                       took over 2x before (%.2f%%; the p99 target allows 1%%),\n"
+      "                       in %lld bursts: the largest %lld writes, the longest %.0f ms\n"
       "  machine CPU busy     %.0f%% before, %.0f%% during the move (of %u cores)\n"
       "  min failure tolerance %d, at %.1f s (%s); below 1 in %lld of %lld samples\n",
       completed ? "MIGRATION COMPLETE" : ("MIGRATION FAILED: " + failure).c_str(), total_seconds,
@@ -918,9 +930,11 @@ std::string LabReport::Summary() const {
       writes_during > 0 ? 100.0 * static_cast<double>(writes_over_target_during) /
                               static_cast<double>(writes_during)
                         : 0.0,
-      cpu_busy_before_percent, cpu_busy_during_percent, std::thread::hardware_concurrency(),
-      min_failure_tolerance, min_tolerance_at_seconds, min_tolerance_at.c_str(),
-      static_cast<long long>(samples_below_one), static_cast<long long>(samples));
+      static_cast<long long>(over_target_bursts), static_cast<long long>(largest_over_target_burst),
+      longest_over_target_burst_ms, cpu_busy_before_percent, cpu_busy_during_percent,
+      std::thread::hardware_concurrency(), min_failure_tolerance, min_tolerance_at_seconds,
+      min_tolerance_at.c_str(), static_cast<long long>(samples_below_one),
+      static_cast<long long>(samples));
   std::string out = buffer;
   if (migrator_kills > 0 || member_kills > 0 || link_cuts > 0) {
     out += "  faults injected      " + std::to_string(migrator_kills) + " migrator kills, " +

@@ -75,6 +75,12 @@ struct LabReport {
   // move's writes take longer than 2 x p99_before_ms.
   int64_t writes_during = 0;              // acknowledged writes started during the etcd move
   int64_t writes_over_target_during = 0;  // ... that took longer than 2 x p99_before_ms
+  // Those writes in bursts (GroupSlowWrites, due at most 100 ms apart): many short bursts are
+  // single events of the move, such as a pod restart or a membership change; few long ones, a
+  // cluster that cannot keep up.
+  int64_t over_target_bursts = 0;
+  int64_t largest_over_target_burst = 0;  // writes
+  double longest_over_target_burst_ms = 0;
   // Share of the machine's CPU time spent busy (BusyPercent) in the same two windows: a p99
   // that grows while the machine has no CPU to spare is co-location, not the migration.
   double cpu_busy_before_percent = 0;

@@ -50,6 +50,10 @@ TEST(LabTest, SafeMigrationOfThreeMembersKeepsToleranceAndEveryWrite) {
   // The p99 target's counts cover the move's writes (the target itself is bench/lab's to judge).
   EXPECT_GT(report.writes_during, 1000) << report.Summary();
   EXPECT_LE(report.writes_over_target_during, report.writes_during);
+  // ... and every one of those slow writes is in exactly one burst.
+  EXPECT_LE(report.over_target_bursts, report.writes_over_target_during);
+  EXPECT_EQ(report.over_target_bursts > 0, report.writes_over_target_during > 0);
+  EXPECT_LE(report.largest_over_target_burst, report.writes_over_target_during);
   // Both seeds roll 5 pods once; the migrator keeps leadership ahead of each roll, so no pod is
   // deleted while its etcd leads (migrator/roll_leader.h).
   EXPECT_TRUE(report.leaders_stopped.empty()) << report.Summary();

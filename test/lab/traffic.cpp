@@ -323,13 +323,22 @@ VerifyResult Writer::Verify() {
 
 namespace {
 
+// Whether a window's figures count `r`: acknowledged, and started in [from, to).
+bool Counted(const WriteRecord& r, Clock::time_point from, Clock::time_point to) {
+  return r.acknowledged && r.started >= from && r.started < to;
+}
+
+double LatencyMs(const WriteRecord& r) {
+  return std::chrono::duration<double, std::milli>(r.latency).count();
+}
+
 // The latencies of the acknowledged writes started in [from, to), in ms, in record order.
 std::vector<double> LatenciesMs(const std::vector<WriteRecord>& records, Clock::time_point from,
                                 Clock::time_point to) {
   std::vector<double> latencies;
   for (const WriteRecord& r : records) {
-    if (r.acknowledged && r.started >= from && r.started < to)
-      latencies.push_back(std::chrono::duration<double, std::milli>(r.latency).count());
+    if (Counted(r, from, to))
+      latencies.push_back(LatencyMs(r));
   }
   return latencies;
 }
@@ -354,6 +363,37 @@ WriteCount CountWrites(const std::vector<WriteRecord>& records, double threshold
     count.slower += ms > threshold_ms;
   }
   return count;
+}
+
+SlowBursts GroupSlowWrites(const std::vector<WriteRecord>& records, double threshold_ms,
+                           std::chrono::milliseconds gap, Clock::time_point from,
+                           Clock::time_point to) {
+  std::vector<const WriteRecord*> slow;
+  for (const WriteRecord& r : records) {
+    if (Counted(r, from, to) && LatencyMs(r) > threshold_ms)
+      slow.push_back(&r);
+  }
+  // Records are kept as writes complete, across writer threads: put them back in order of due.
+  std::sort(slow.begin(), slow.end(),
+            [](const WriteRecord* a, const WriteRecord* b) { return a->started < b->started; });
+  SlowBursts result;
+  int64_t size = 0;
+  Clock::time_point began;
+  Clock::time_point ended;
+  for (size_t i = 0; i < slow.size(); ++i) {
+    if (i == 0 || slow[i]->started - slow[i - 1]->started > gap) {
+      ++result.bursts;
+      size = 0;
+      began = slow[i]->started;
+      ended = began;
+    }
+    ++size;
+    ended = std::max(ended, slow[i]->started + slow[i]->latency);
+    result.largest = std::max(result.largest, size);
+    result.longest_ms = std::max(result.longest_ms,
+                                 std::chrono::duration<double, std::milli>(ended - began).count());
+  }
+  return result;
 }
 
 Stall LongestStall(const std::vector<WriteRecord>& records, Clock::time_point from,

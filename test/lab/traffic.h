@@ -162,6 +162,19 @@ WriteCount CountWrites(const std::vector<WriteRecord>& records, double threshold
                        std::chrono::steady_clock::time_point from,
                        std::chrono::steady_clock::time_point to);
 
+// The writes CountWrites counts as slower, grouped into bursts: a slow write due within `gap` of
+// the previous one joins its burst. Many short bursts are discrete events (a pod restart, a
+// membership change); few long ones are a cluster that cannot keep up with the writes.
+struct SlowBursts {
+  int64_t bursts = 0;
+  int64_t largest = 0;    // slow writes in the burst that has the most
+  double longest_ms = 0;  // the longest burst, from its first write's due time to its last ack
+};
+SlowBursts GroupSlowWrites(const std::vector<WriteRecord>& records, double threshold_ms,
+                           std::chrono::milliseconds gap,
+                           std::chrono::steady_clock::time_point from,
+                           std::chrono::steady_clock::time_point to);
+
 // The longest stretch without an acknowledged write completing within [from, to).
 struct Stall {
   double ms = 0;

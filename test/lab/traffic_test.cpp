@@ -1,6 +1,6 @@
-// The lab's write-trace figures over hand-made traces: the longest stall and where it began, and
-// latency percentiles within a window; and the writer's record of a slow write and of the writes
-// held back behind it, against real etcd.
+// The lab's write-trace figures over hand-made traces: the longest stall and where it began,
+// latency percentiles within a window, and bursts of slow writes; and the writer's record of a slow
+// write and of the writes held back behind it, against real etcd.
 #include "test/lab/traffic.h"
 
 #include <gtest/gtest.h>
@@ -84,6 +84,26 @@ TEST(CountWrites, CountsAcknowledgedWritesStartedInTheWindowAndThoseAboveTheThre
   const WriteCount none = CountWrites({}, 20, from, to);
   EXPECT_EQ(none.acknowledged, 0);
   EXPECT_EQ(none.slower, 0);
+}
+
+TEST(GroupSlowWrites, JoinsSlowWritesDueWithinTheGapAndMeasuresEachBurstToItsLastAck) {
+  // Slow (over 20 ms) in [0, 1000): 100 and 150 (recorded out of order), one burst to 250 ms;
+  // 400 alone; 520 and 600, 80 ms apart, one burst to 621 ms. 520 is 120 ms after 400: a new
+  // burst. The fast write at 120 ms, the unacknowledged one and the one after the window do not
+  // count.
+  std::vector<WriteRecord> records = {Write(150, 30),        Write(100, 150), Write(120, 10),
+                                      Write(300, 90, false), Write(400, 25),  Write(520, 25),
+                                      Write(600, 21),        Write(1200, 900)};
+  const SlowBursts bursts =
+      GroupSlowWrites(records, 20, milliseconds(100), kZero, kZero + milliseconds(1000));
+  EXPECT_EQ(bursts.bursts, 3);
+  EXPECT_EQ(bursts.largest, 2);
+  EXPECT_DOUBLE_EQ(bursts.longest_ms, 150);
+  const SlowBursts none =
+      GroupSlowWrites({}, 20, milliseconds(100), kZero, kZero + milliseconds(1000));
+  EXPECT_EQ(none.bursts, 0);
+  EXPECT_EQ(none.largest, 0);
+  EXPECT_DOUBLE_EQ(none.longest_ms, 0);
 }
 
 // Opens a listening TCP socket on a free loopback port. Returns the socket and its
