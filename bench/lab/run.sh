@@ -85,6 +85,10 @@ for rate in $rates; do
   bursts+="  $rate/s: $(for f in "$work"/rate-"$rate"-*.json; do
     jq -r '"\(.overTargetBursts) bursts, the largest \(.largestOverTargetBurst) writes, the longest \(
       .longestOverTargetBurstMs | round) ms"' "$f"; done | paste -sd ';' -)"$'\n'
+  bursts+="    what they followed, all rounds, bursts (writes): $(jq -rs '
+    [.[].overTargetBurstCauses | to_entries[]] | group_by(.key)
+    | map("\(.[0].key) \(map(.value.bursts) | add) (\(map(.value.writes) | add))") | join(", ")' \
+    "$work"/rate-"$rate"-*.json)"$'\n'
 done
 echo "control, co-location alone (1 round per rate): p99 of a steady 5-member cluster, no migration:"
 for rate in $rates; do

@@ -198,9 +198,11 @@ class Lab {
   std::unique_ptr<LinkProxy> link_;
   std::atomic<bool> stop_druid_{false};
   std::thread druid_;
-  // Pods deleted while their etcd led the cluster, as the runners report them.
-  std::mutex leaders_stopped_mutex_;
+  // From the runners' pod events: pods deleted while their etcd led the cluster, and when a
+  // pod's etcd process started.
+  std::mutex pod_events_mutex_;
   std::vector<std::string> leaders_stopped_;
+  std::vector<Clock::time_point> etcd_starts_;
   // seedhop_migrator_etcd_leadership_moves_total by outcome: each running migrator's count as
   // last scraped, and what migrators stopped since had counted.
   LeadershipMoves moves_scraped_[kSeeds];
@@ -378,8 +380,12 @@ Status Lab::SetUp() {
       if (event.kind == PodEventKind::kDeleted && event.was_leader) {
         char at[32];
         std::snprintf(at, sizeof at, " at %.1fs (", Seconds(event.time - started_));
-        std::lock_guard lock(leaders_stopped_mutex_);
+        std::lock_guard lock(pod_events_mutex_);
         leaders_stopped_.push_back(pod + at + event.detail + ")");
+      }
+      if (event.kind == PodEventKind::kStarted) {
+        std::lock_guard lock(pod_events_mutex_);
+        etcd_starts_.push_back(event.time);
       }
       if (options_.verbose) {
         Say("  " + pod + " " + PodEventKindName(event.kind) +
@@ -791,9 +797,11 @@ LabReport Lab::Run() {
   report.longest_stall_at_seconds = Seconds(stall.began - migration_from);
   report.longest_stall_at = StepAt(stall.began);
   report.slow_writes = writer.SlowWrites();
+  MoveEvents events;  // what the move's bursts of slow writes may have followed
   {
-    std::lock_guard lock(leaders_stopped_mutex_);
+    std::lock_guard lock(pod_events_mutex_);
     report.leaders_stopped = leaders_stopped_;
+    events.etcd_starts = etcd_starts_;
   }
   report.leadership_moves = moves_of_stopped_.moved;
   report.leadership_moves_failed = moves_of_stopped_.failed;
@@ -810,10 +818,6 @@ LabReport Lab::Run() {
   const WriteCount during = CountWrites(records, target_ms, move_from, move_to);
   report.writes_during = during.acknowledged;
   report.writes_over_target_during = during.slower;
-  const SlowBursts bursts = GroupSlowWrites(records, target_ms, kBurstGap, move_from, move_to);
-  report.over_target_bursts = bursts.bursts;
-  report.largest_over_target_burst = bursts.largest;
-  report.longest_over_target_burst_ms = bursts.longest_ms;
   for (size_t i = 0; i < report.steps.size() && i + 1 < step_starts.size(); ++i) {
     const Clock::time_point from = step_starts[i].first;
     const Clock::time_point to = step_starts[i + 1].first;
@@ -835,7 +839,10 @@ LabReport Lab::Run() {
     ++report.samples;
     report.samples_below_one += sample.failure_tolerance < 1;
     if (sample.leader_id != 0) {
-      report.leader_changes += last_leader != 0 && sample.leader_id != last_leader;
+      if (last_leader != 0 && sample.leader_id != last_leader) {
+        ++report.leader_changes;
+        events.leader_changes.push_back(sample.at);
+      }
       last_leader = sample.leader_id;
     }
     if (!lowest || sample.failure_tolerance < lowest->failure_tolerance)
@@ -846,12 +853,38 @@ LabReport Lab::Run() {
     report.min_tolerance_at_seconds = Seconds(lowest->at - migration_from);
     report.min_tolerance_at = StepAt(lowest->at);
   }
+
+  for (const auto& [at, index] : step_starts) {
+    if (index == 0 || (*flow)[index - 1].kind != migrator::FlowKind::kEtcd)
+      continue;
+    const migrator::StepKind kind = (*flow)[index - 1].etcd_step.kind;
+    if (kind == migrator::StepKind::kAddLearner || kind == migrator::StepKind::kPromote ||
+        kind == migrator::StepKind::kRemoveMember)
+      events.membership_changes.push_back(at);  // when the step was seen complete
+  }
+  for (const SlowBurst& burst : FindSlowBursts(records, target_ms, kBurstGap, move_from, move_to)) {
+    ++report.over_target_bursts;
+    report.largest_over_target_burst = std::max(report.largest_over_target_burst, burst.writes);
+    report.longest_over_target_burst_ms =
+        std::max(report.longest_over_target_burst_ms,
+                 std::chrono::duration<double, std::milli>(burst.ended - burst.began).count());
+    LabReport::BurstTally& tally =
+        report.over_target_bursts_by_cause[static_cast<size_t>(CauseOf(burst, events))];
+    ++tally.bursts;
+    tally.writes += burst.writes;
+  }
   return report;
 }
 
 }  // namespace
 
 nlohmann::json LabReport::ToJson() const {
+  json causes_json = json::object();
+  for (int cause = 0; cause < kBurstCauses; ++cause) {
+    const BurstTally& tally = over_target_bursts_by_cause[static_cast<size_t>(cause)];
+    causes_json[BurstCauseName(static_cast<BurstCause>(cause))] = {{"bursts", tally.bursts},
+                                                                   {"writes", tally.writes}};
+  }
   json steps_json = json::array();
   for (const StepReport& s : steps)
     steps_json.push_back({{"index", s.index},
@@ -880,6 +913,7 @@ nlohmann::json LabReport::ToJson() const {
           {"overTargetBursts", over_target_bursts},
           {"largestOverTargetBurst", largest_over_target_burst},
           {"longestOverTargetBurstMs", longest_over_target_burst_ms},
+          {"overTargetBurstCauses", causes_json},
           {"cpuBusyBeforePercent", cpu_busy_before_percent},
           {"cpuBusyDuringPercent", cpu_busy_during_percent},
           {"minFailureTolerance", min_failure_tolerance},
@@ -936,6 +970,17 @@ std::string LabReport::Summary() const {
       min_tolerance_at.c_str(), static_cast<long long>(samples_below_one),
       static_cast<long long>(samples));
   std::string out = buffer;
+  if (over_target_bursts > 0) {
+    auto Tally = [this](BurstCause cause, const char* writes) {
+      const BurstTally& tally = over_target_bursts_by_cause[static_cast<size_t>(cause)];
+      return std::to_string(tally.bursts) + " (" + std::to_string(tally.writes) + writes + ")";
+    };
+    out += "  over-target bursts   " + Tally(BurstCause::kEtcdStarted, " writes") +
+           " after an etcd start, " + Tally(BurstCause::kMembershipChanged, "") +
+           " a membership change,\n                       " +
+           Tally(BurstCause::kLeaderChanged, "") + " a leader change, " +
+           Tally(BurstCause::kNone, "") + " none of these\n";
+  }
   if (migrator_kills > 0 || member_kills > 0 || link_cuts > 0) {
     out += "  faults injected      " + std::to_string(migrator_kills) + " migrator kills, " +
            std::to_string(member_kills) + " etcd pod kills, " + std::to_string(link_cuts) +

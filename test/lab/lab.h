@@ -7,6 +7,7 @@
 // records the cluster every 50 ms. docs/lab.md says what is faithful and what is not.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "test/lab/traffic.h"
 
 namespace seedhop::lab {
 
@@ -75,12 +77,18 @@ struct LabReport {
   // move's writes take longer than 2 x p99_before_ms.
   int64_t writes_during = 0;              // acknowledged writes started during the etcd move
   int64_t writes_over_target_during = 0;  // ... that took longer than 2 x p99_before_ms
-  // Those writes in bursts (GroupSlowWrites, due at most 100 ms apart): many short bursts are
+  // Those writes in bursts (FindSlowBursts, due at most 100 ms apart): many short bursts are
   // single events of the move, such as a pod restart or a membership change; few long ones, a
   // cluster that cannot keep up.
   int64_t over_target_bursts = 0;
   int64_t largest_over_target_burst = 0;  // writes
   double longest_over_target_burst_ms = 0;
+  // ... and what each followed (CauseOf), indexed by BurstCause.
+  struct BurstTally {
+    int64_t bursts = 0;
+    int64_t writes = 0;
+  };
+  std::array<BurstTally, kBurstCauses> over_target_bursts_by_cause{};
   // Share of the machine's CPU time spent busy (BusyPercent) in the same two windows: a p99
   // that grows while the machine has no CPU to spare is co-location, not the migration.
   double cpu_busy_before_percent = 0;

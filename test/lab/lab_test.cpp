@@ -54,6 +54,15 @@ TEST(LabTest, SafeMigrationOfThreeMembersKeepsToleranceAndEveryWrite) {
   EXPECT_LE(report.over_target_bursts, report.writes_over_target_during);
   EXPECT_EQ(report.over_target_bursts > 0, report.writes_over_target_during > 0);
   EXPECT_LE(report.largest_over_target_burst, report.writes_over_target_during);
+  // ... and each burst has one cause (none of these included).
+  int64_t bursts = 0;
+  int64_t burst_writes = 0;
+  for (const LabReport::BurstTally& tally : report.over_target_bursts_by_cause) {
+    bursts += tally.bursts;
+    burst_writes += tally.writes;
+  }
+  EXPECT_EQ(bursts, report.over_target_bursts);
+  EXPECT_EQ(burst_writes, report.writes_over_target_during);
   // Both seeds roll 5 pods once; the migrator keeps leadership ahead of each roll, so no pod is
   // deleted while its etcd leads (migrator/roll_leader.h).
   EXPECT_TRUE(report.leaders_stopped.empty()) << report.Summary();

@@ -365,9 +365,9 @@ WriteCount CountWrites(const std::vector<WriteRecord>& records, double threshold
   return count;
 }
 
-SlowBursts GroupSlowWrites(const std::vector<WriteRecord>& records, double threshold_ms,
-                           std::chrono::milliseconds gap, Clock::time_point from,
-                           Clock::time_point to) {
+std::vector<SlowBurst> FindSlowBursts(const std::vector<WriteRecord>& records, double threshold_ms,
+                                      std::chrono::milliseconds gap, Clock::time_point from,
+                                      Clock::time_point to) {
   std::vector<const WriteRecord*> slow;
   for (const WriteRecord& r : records) {
     if (Counted(r, from, to) && LatencyMs(r) > threshold_ms)
@@ -376,24 +376,53 @@ SlowBursts GroupSlowWrites(const std::vector<WriteRecord>& records, double thres
   // Records are kept as writes complete, across writer threads: put them back in order of due.
   std::sort(slow.begin(), slow.end(),
             [](const WriteRecord* a, const WriteRecord* b) { return a->started < b->started; });
-  SlowBursts result;
-  int64_t size = 0;
-  Clock::time_point began;
-  Clock::time_point ended;
-  for (size_t i = 0; i < slow.size(); ++i) {
-    if (i == 0 || slow[i]->started - slow[i - 1]->started > gap) {
-      ++result.bursts;
-      size = 0;
-      began = slow[i]->started;
-      ended = began;
-    }
-    ++size;
-    ended = std::max(ended, slow[i]->started + slow[i]->latency);
-    result.largest = std::max(result.largest, size);
-    result.longest_ms = std::max(result.longest_ms,
-                                 std::chrono::duration<double, std::milli>(ended - began).count());
+  std::vector<SlowBurst> bursts;
+  Clock::time_point previous;
+  for (const WriteRecord* r : slow) {
+    if (bursts.empty() || r->started - previous > gap)
+      bursts.push_back({r->started, r->started, 0});
+    SlowBurst& burst = bursts.back();
+    ++burst.writes;
+    burst.ended = std::max(burst.ended, r->started + r->latency);
+    previous = r->started;
   }
-  return result;
+  return bursts;
+}
+
+namespace {
+
+// Whether one of `times` lies in [at - before, at + after].
+bool AnyNear(const std::vector<Clock::time_point>& times, Clock::time_point at,
+             std::chrono::milliseconds before, std::chrono::milliseconds after) {
+  return std::any_of(times.begin(), times.end(),
+                     [&](Clock::time_point t) { return t >= at - before && t <= at + after; });
+}
+
+}  // namespace
+
+BurstCause CauseOf(const SlowBurst& burst, const MoveEvents& events) {
+  using std::chrono::milliseconds;
+  if (AnyNear(events.etcd_starts, burst.began, milliseconds(400), milliseconds(0)))
+    return BurstCause::kEtcdStarted;
+  if (AnyNear(events.membership_changes, burst.began, milliseconds(150), milliseconds(350)))
+    return BurstCause::kMembershipChanged;
+  if (AnyNear(events.leader_changes, burst.began, milliseconds(300), milliseconds(100)))
+    return BurstCause::kLeaderChanged;
+  return BurstCause::kNone;
+}
+
+const char* BurstCauseName(BurstCause cause) {
+  switch (cause) {
+    case BurstCause::kEtcdStarted:
+      return "etcdStarted";
+    case BurstCause::kMembershipChanged:
+      return "membershipChanged";
+    case BurstCause::kLeaderChanged:
+      return "leaderChanged";
+    case BurstCause::kNone:
+      return "none";
+  }
+  return "none";
 }
 
 Stall LongestStall(const std::vector<WriteRecord>& records, Clock::time_point from,

@@ -162,18 +162,41 @@ WriteCount CountWrites(const std::vector<WriteRecord>& records, double threshold
                        std::chrono::steady_clock::time_point from,
                        std::chrono::steady_clock::time_point to);
 
-// The writes CountWrites counts as slower, grouped into bursts: a slow write due within `gap` of
-// the previous one joins its burst. Many short bursts are discrete events (a pod restart, a
-// membership change); few long ones are a cluster that cannot keep up with the writes.
-struct SlowBursts {
-  int64_t bursts = 0;
-  int64_t largest = 0;    // slow writes in the burst that has the most
-  double longest_ms = 0;  // the longest burst, from its first write's due time to its last ack
+// A run of slow writes, each due within a gap of the one before it.
+struct SlowBurst {
+  std::chrono::steady_clock::time_point began;  // the first write's due time
+  std::chrono::steady_clock::time_point ended;  // the last acknowledgement among its writes
+  int64_t writes = 0;
 };
-SlowBursts GroupSlowWrites(const std::vector<WriteRecord>& records, double threshold_ms,
-                           std::chrono::milliseconds gap,
-                           std::chrono::steady_clock::time_point from,
-                           std::chrono::steady_clock::time_point to);
+
+// The writes CountWrites counts as slower, grouped into bursts in order of due time: a slow write
+// due within `gap` of the previous one joins its burst. Many short bursts are discrete events (a
+// pod restart, a membership change); few long ones are a cluster that cannot keep up.
+std::vector<SlowBurst> FindSlowBursts(const std::vector<WriteRecord>& records, double threshold_ms,
+                                      std::chrono::milliseconds gap,
+                                      std::chrono::steady_clock::time_point from,
+                                      std::chrono::steady_clock::time_point to);
+
+// What the lab saw happen during the move, as times.
+struct MoveEvents {
+  std::vector<std::chrono::steady_clock::time_point> etcd_starts;  // a pod's etcd process started
+  // An add-learner, promote or remove-member step seen complete.
+  std::vector<std::chrono::steady_clock::time_point> membership_changes;
+  std::vector<std::chrono::steady_clock::time_point> leader_changes;  // a new leader sampled
+};
+
+// What a burst of slow writes followed, the first that applies (kNone: none of them, this
+// machine's own noise). Each is looked for around the burst's first due time:
+// kEtcdStarted: an etcd process started in the 400 ms before it (a starting etcd takes most of
+//   its start-up CPU in its first half second);
+// kMembershipChanged: a step seen complete from 150 ms before to 350 ms after it (etcd applied
+//   the change before the migrator recorded the step, and the lab polls every 100 ms);
+// kLeaderChanged: a new leader sampled from 300 ms before to 100 ms after it (every 50 ms).
+enum class BurstCause { kEtcdStarted, kMembershipChanged, kLeaderChanged, kNone };
+inline constexpr int kBurstCauses = 4;
+BurstCause CauseOf(const SlowBurst& burst, const MoveEvents& events);
+// "etcdStarted", "membershipChanged", "leaderChanged", "none": the report's keys.
+const char* BurstCauseName(BurstCause cause);
 
 // The longest stretch without an acknowledged write completing within [from, to).
 struct Stall {

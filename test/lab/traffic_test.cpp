@@ -1,6 +1,6 @@
 // The lab's write-trace figures over hand-made traces: the longest stall and where it began,
-// latency percentiles within a window, and bursts of slow writes; and the writer's record of a slow
-// write and of the writes held back behind it, against real etcd.
+// latency percentiles within a window, and bursts of slow writes and what they followed; and the
+// writer's record of a slow write and of the writes held back behind it, against real etcd.
 #include "test/lab/traffic.h"
 
 #include <gtest/gtest.h>
@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <iterator>
 #include <thread>
 #include <tuple>
 #include <utility>
@@ -86,7 +87,7 @@ TEST(CountWrites, CountsAcknowledgedWritesStartedInTheWindowAndThoseAboveTheThre
   EXPECT_EQ(none.slower, 0);
 }
 
-TEST(GroupSlowWrites, JoinsSlowWritesDueWithinTheGapAndMeasuresEachBurstToItsLastAck) {
+TEST(FindSlowBursts, JoinsSlowWritesDueWithinTheGapAndEndsEachAtItsLastAck) {
   // Slow (over 20 ms) in [0, 1000): 100 and 150 (recorded out of order), one burst to 250 ms;
   // 400 alone; 520 and 600, 80 ms apart, one burst to 621 ms. 520 is 120 ms after 400: a new
   // burst. The fast write at 120 ms, the unacknowledged one and the one after the window do not
@@ -94,16 +95,49 @@ TEST(GroupSlowWrites, JoinsSlowWritesDueWithinTheGapAndMeasuresEachBurstToItsLas
   std::vector<WriteRecord> records = {Write(150, 30),        Write(100, 150), Write(120, 10),
                                       Write(300, 90, false), Write(400, 25),  Write(520, 25),
                                       Write(600, 21),        Write(1200, 900)};
-  const SlowBursts bursts =
-      GroupSlowWrites(records, 20, milliseconds(100), kZero, kZero + milliseconds(1000));
-  EXPECT_EQ(bursts.bursts, 3);
-  EXPECT_EQ(bursts.largest, 2);
-  EXPECT_DOUBLE_EQ(bursts.longest_ms, 150);
-  const SlowBursts none =
-      GroupSlowWrites({}, 20, milliseconds(100), kZero, kZero + milliseconds(1000));
-  EXPECT_EQ(none.bursts, 0);
-  EXPECT_EQ(none.largest, 0);
-  EXPECT_DOUBLE_EQ(none.longest_ms, 0);
+  const std::vector<SlowBurst> bursts =
+      FindSlowBursts(records, 20, milliseconds(100), kZero, kZero + milliseconds(1000));
+  ASSERT_EQ(bursts.size(), 3u);
+  const std::tuple<int, int, int64_t> expected[] = {{100, 250, 2}, {400, 425, 1}, {520, 621, 2}};
+  for (size_t i = 0; i < bursts.size(); ++i) {
+    const auto& [began, ended, writes] = expected[i];
+    EXPECT_EQ(bursts[i].began, kZero + milliseconds(began)) << "burst " << i;
+    EXPECT_EQ(bursts[i].ended, kZero + milliseconds(ended)) << "burst " << i;
+    EXPECT_EQ(bursts[i].writes, writes) << "burst " << i;
+  }
+  EXPECT_TRUE(FindSlowBursts({}, 20, milliseconds(100), kZero, kZero + milliseconds(1000)).empty());
+}
+
+TEST(CauseOf, TakesTheFirstEventThatLiesInItsWindowAroundTheBurst) {
+  const SlowBurst burst{kZero + milliseconds(1000), kZero + milliseconds(1050), 3};
+  auto At = [](int ms) { return kZero + milliseconds(ms); };
+  // Each kind just inside its window, and just outside it.
+  struct Case {
+    MoveEvents events;
+    BurstCause cause;
+  };
+  const Case cases[] = {
+      {{{At(600)}, {}, {}}, BurstCause::kEtcdStarted},
+      {{{At(1000)}, {}, {}}, BurstCause::kEtcdStarted},
+      {{{At(599)}, {}, {}}, BurstCause::kNone},
+      {{{At(1001)}, {}, {}}, BurstCause::kNone},  // a start after the burst began did not cause it
+      {{{}, {At(850)}, {}}, BurstCause::kMembershipChanged},
+      {{{}, {At(1350)}, {}}, BurstCause::kMembershipChanged},
+      {{{}, {At(849)}, {}}, BurstCause::kNone},
+      {{{}, {At(1351)}, {}}, BurstCause::kNone},
+      {{{}, {}, {At(700)}}, BurstCause::kLeaderChanged},
+      {{{}, {}, {At(1100)}}, BurstCause::kLeaderChanged},
+      {{{}, {}, {At(699)}}, BurstCause::kNone},
+      {{{}, {}, {At(1101)}}, BurstCause::kNone},
+      // When several apply, a start comes first, then a membership change.
+      {{{At(900)}, {At(1000)}, {At(1000)}}, BurstCause::kEtcdStarted},
+      {{{At(100)}, {At(1000)}, {At(1000)}}, BurstCause::kMembershipChanged},
+      {{}, BurstCause::kNone},
+  };
+  for (size_t i = 0; i < std::size(cases); ++i) {
+    EXPECT_EQ(CauseOf(burst, cases[i].events), cases[i].cause)
+        << "case " << i << ": want " << BurstCauseName(cases[i].cause);
+  }
 }
 
 // Opens a listening TCP socket on a free loopback port. Returns the socket and its
