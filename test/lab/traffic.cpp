@@ -332,6 +332,13 @@ double LatencyMs(const WriteRecord& r) {
   return std::chrono::duration<double, std::milli>(r.latency).count();
 }
 
+// Whether one of `times` lies in [at - before, at + after].
+bool AnyNear(const std::vector<Clock::time_point>& times, Clock::time_point at,
+             std::chrono::milliseconds before, std::chrono::milliseconds after) {
+  return std::any_of(times.begin(), times.end(),
+                     [&](Clock::time_point t) { return t >= at - before && t <= at + after; });
+}
+
 // The latencies of the acknowledged writes started in [from, to), in ms, in record order.
 std::vector<double> LatenciesMs(const std::vector<WriteRecord>& records, Clock::time_point from,
                                 Clock::time_point to) {
@@ -388,17 +395,6 @@ std::vector<SlowBurst> FindSlowBursts(const std::vector<WriteRecord>& records, d
   }
   return bursts;
 }
-
-namespace {
-
-// Whether one of `times` lies in [at - before, at + after].
-bool AnyNear(const std::vector<Clock::time_point>& times, Clock::time_point at,
-             std::chrono::milliseconds before, std::chrono::milliseconds after) {
-  return std::any_of(times.begin(), times.end(),
-                     [&](Clock::time_point t) { return t >= at - before && t <= at + after; });
-}
-
-}  // namespace
 
 BurstCause CauseOf(const SlowBurst& burst, const MoveEvents& events) {
   using std::chrono::milliseconds;

@@ -193,7 +193,7 @@ struct MoveEvents {
 //   the change before the migrator recorded the step, and the lab polls every 100 ms);
 // kLeaderChanged: a new leader sampled from 300 ms before to 100 ms after it (every 50 ms).
 enum class BurstCause { kEtcdStarted, kMembershipChanged, kLeaderChanged, kNone };
-inline constexpr int kBurstCauses = 4;
+inline constexpr int kBurstCauses = static_cast<int>(BurstCause::kNone) + 1;
 BurstCause CauseOf(const SlowBurst& burst, const MoveEvents& events);
 // "etcdStarted", "membershipChanged", "leaderChanged", "none": the report's keys.
 const char* BurstCauseName(BurstCause cause);
