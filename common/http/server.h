@@ -36,6 +36,8 @@ struct ServerOptions {
   // included) for the first request, from its first byte for later ones. Slow-loris cut.
   std::chrono::milliseconds read_timeout{10000};
   std::chrono::milliseconds idle_timeout{90000};  // keep-alive connection with no request
+  // A response must be written within this, counted from the first time the client's socket
+  // was full: a client that reads too slowly or not at all is cut.
   std::chrono::milliseconds write_timeout{10000};
   size_t max_connections = 4096;                    // beyond: accept and close at once
   std::chrono::milliseconds shutdown_grace{15000};  // in-flight requests finish within this

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
+#include <string_view>
 
 namespace seedhop::testing {
 
@@ -47,30 +49,44 @@ bool RawTls::Write(std::string_view data) {
          static_cast<int>(data.size());
 }
 
+namespace {
+
+// The size of the response at the start of `in` (head and Content-Length body), or nullopt while
+// its head is incomplete. Looks at the head only: a body of megabytes is not scanned again on
+// every read.
+std::optional<size_t> ResponseSize(std::string_view in) {
+  size_t head_end = in.find("\r\n\r\n");
+  if (head_end == std::string_view::npos)
+    return std::nullopt;
+  std::string_view head = in.substr(0, head_end);
+  size_t at = head.find("\r\ncontent-length: ");
+  if (at == std::string_view::npos)
+    at = head.find("\r\nContent-Length: ");
+  size_t length = 0;
+  if (at != std::string_view::npos)
+    length =
+        std::stoul(std::string(head.substr(at + std::string_view("\r\ncontent-length: ").size())));
+  return head_end + 4 + length;
+}
+
+}  // namespace
+
 std::string RawTls::ReadResponse() {
   std::string in = std::move(pending_);
   pending_.clear();
-  char buffer[4096];
-  while (true) {
-    size_t head_end = in.find("\r\n\r\n");
-    if (head_end != std::string::npos) {
-      size_t at = in.find("\r\ncontent-length: ");
-      if (at == std::string::npos)
-        at = in.find("\r\nContent-Length: ");
-      size_t length = at == std::string::npos || at > head_end
-                          ? 0
-                          : std::stoul(in.substr(at + std::string("\r\ncontent-length: ").size()));
-      if (in.size() >= head_end + 4 + length) {
-        pending_ = in.substr(head_end + 4 + length);
-        in.resize(head_end + 4 + length);
-        return in;
-      }
-    }
+  char buffer[16384];
+  std::optional<size_t> size = ResponseSize(in);
+  while (!size || in.size() < *size) {
     int n = SSL_read(ssl_, buffer, sizeof buffer);
     if (n <= 0)
       return in;
     in.append(buffer, static_cast<size_t>(n));
+    if (!size)
+      size = ResponseSize(in);
   }
+  pending_ = in.substr(*size);
+  in.resize(*size);
+  return in;
 }
 
 bool RawTls::WaitForClose(std::string* received) {

@@ -276,6 +276,25 @@ TEST_F(TlsFixture, LargeRequestAndAnswerToASlowReaderArriveWhole) {
   server.Shutdown();
 }
 
+TEST_F(TlsFixture, ClientThatStopsReadingIsCutAtTheWriteTimeout) {
+  ServerOptions options = TlsOptions();
+  options.write_timeout = 300ms;
+  Server server(options, nullptr, nullptr);
+  // More than the loopback socket buffers of both ends hold, so the server has to wait.
+  const std::string big_answer(32 << 20, 'x');
+  server.Route("/big", [&](const Request&) { return Response::Text(200, big_answer); });
+  ASSERT_TRUE(server.Start().ok());
+  auto connection = RawTlsTo(server);
+  ASSERT_TRUE(connection);
+  ASSERT_TRUE(connection->Write("GET /big HTTP/1.1\r\nHost: a\r\n\r\n"));
+  std::this_thread::sleep_for(1s);  // past the write timeout without reading a byte
+  std::string received;
+  EXPECT_TRUE(connection->WaitForClose(&received));
+  EXPECT_EQ(received.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << received.substr(0, 200);
+  EXPECT_LT(received.size(), big_answer.size());
+  server.Shutdown();
+}
+
 TEST_F(TlsFixture, StartedRequestOnAnIdleKeepAliveConnectionIsCutAtTheReadTimeout) {
   ServerOptions options = TlsOptions();
   options.read_timeout = 300ms;
