@@ -66,17 +66,8 @@ FlowStep AliasingStep() {
 }
 
 MigrationSpec Spec() {
-  json object = {
-      {"apiVersion", "seedhop.io/v1alpha1"},
-      {"kind", "LiveMigration"},
-      {"metadata", {{"name", "a"}, {"namespace", "garden-dev"}}},
-      {"spec",
-       {{"shootNamespace", kShootNs},
-        {"source",
-         {{"seed", "eu1"}, {"peerAddresses", {{{"etcd", kEtcd}, {"gateway", "10.1.0.1"}}}}}},
-        {"target",
-         {{"seed", "eu2"}, {"peerAddresses", {{{"etcd", kEtcd}, {"gateway", "10.2.0.1"}}}}}},
-        {"etcds", {{{"name", kEtcd}, {"replicas", 3}}}}}}};
+  json object = seedhop::testing::LiveMigrationObject(
+      {.garden_namespace = "garden-dev", .name = "a", .shoot_namespace = kShootNs, .etcd = kEtcd});
   auto spec = ParseMigrationSpec(object);
   EXPECT_TRUE(spec.ok()) << spec.error().message();
   return spec.ok() ? *spec : MigrationSpec{};

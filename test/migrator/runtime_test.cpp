@@ -32,18 +32,12 @@ using seedhop::testing::kCrds;
 using seedhop::testing::kNamespaces;
 
 json Migration(int step_timeout_seconds) {
-  return {
-      {"apiVersion", "seedhop.io/v1alpha1"},
-      {"kind", "LiveMigration"},
-      {"metadata", {{"name", "a"}, {"namespace", kGardenNs}}},
-      {"spec",
-       {{"shootNamespace", kShootNs},
-        {"source",
-         {{"seed", "eu1"}, {"peerAddresses", {{{"etcd", "etcd-main"}, {"gateway", "10.1.0.1"}}}}}},
-        {"target",
-         {{"seed", "eu2"}, {"peerAddresses", {{{"etcd", "etcd-main"}, {"gateway", "10.2.0.1"}}}}}},
-        {"etcds", {{{"name", "etcd-main"}, {"replicas", 3}}}},
-        {"stepTimeoutSeconds", step_timeout_seconds}}}};
+  json object = seedhop::testing::LiveMigrationObject({.garden_namespace = kGardenNs,
+                                                       .name = "a",
+                                                       .shoot_namespace = kShootNs,
+                                                       .etcd = "etcd-main"});
+  object["spec"]["stepTimeoutSeconds"] = step_timeout_seconds;
+  return object;
 }
 
 class RuntimeTest : public ::testing::Test {

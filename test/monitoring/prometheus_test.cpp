@@ -28,6 +28,7 @@
 #include "test/support/etcd_cluster.h"
 #include "test/support/kube_objects.h"
 #include "test/support/process.h"
+#include "test/support/repo_manifest.h"
 
 namespace seedhop::testing {
 namespace {
@@ -193,10 +194,6 @@ std::string UrlEncode(const std::string& text) {
   return out;
 }
 
-json Namespace(const std::string& name) {
-  return {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}};
-}
-
 void WriteText(const fs::path& path, const std::string& text) {
   ASSERT_TRUE(WriteFile(path.string(), text).ok()) << path;
 }
@@ -281,13 +278,8 @@ class PrometheusTest : public ::testing::Test {
     // The EtcdPlan CRD the webhook watches, and a shoot namespace the auditor finds blocked: the
     // auditor's reference namespace with its leases renewed now.
     void LoadSeed() {
-      auto crds = yaml::ReadDocuments((kRoot / "manifests" / "crds" / "etcdplans.yaml").string());
-      ASSERT_TRUE(crds.ok() && !crds->empty());
-      ASSERT_TRUE(
-          client
-              ->Create({"apiextensions.k8s.io", "v1", "customresourcedefinitions", ""}, crds->at(0))
-              .ok());
-      ASSERT_TRUE(client->Create({"", "v1", "namespaces", ""}, Namespace(kBlockedShoot)).ok());
+      ASSERT_TRUE(client->Create(kCrds, RepoManifest("manifests/crds/etcdplans.yaml")).ok());
+      ASSERT_TRUE(client->Create(kNamespaces, NamespaceObject(kBlockedShoot)).ok());
       const auditor::NamespaceSnapshot shoot = auditor::testing::ReferenceNamespace();
       const std::string now =
           auditor::FormatTimestamp(std::chrono::time_point_cast<std::chrono::microseconds>(
@@ -323,16 +315,18 @@ class PrometheusTest : public ::testing::Test {
     // the harness's member is named "m0", not etcd-main-0, so neither migrator places it on a pod
     // of its seed, counts it unhealthy (failure tolerance -1) and sees no leader.
     void StartMigration() {
-      const kube::ResourceRef crds{"apiextensions.k8s.io", "v1", "customresourcedefinitions", ""};
-      auto live_migrations = yaml::ReadDocuments(
-          (kRoot / "manifests" / "crds" / "garden" / "livemigrations.yaml").string());
-      ASSERT_TRUE(live_migrations.ok() && !live_migrations->empty());
+      json migration = LiveMigrationObject({.garden_namespace = kProject,
+                                            .name = kMigration,
+                                            .shoot_namespace = kMigratingShoot,
+                                            .etcd = "etcd-main",
+                                            .replicas = 1});
+      migration["spec"]["stepTimeoutSeconds"] = 1;
       const std::vector<std::pair<kube::ResourceRef, json>> objects = {
-          {crds, live_migrations->at(0)},
-          {crds, PreservingCrd("core.gardener.cloud", "v1beta1", "ShootState", "shootstates")},
-          {{"", "v1", "namespaces", ""}, Namespace("garden")},
-          {{"", "v1", "namespaces", ""}, Namespace(kProject)},
-          {{"", "v1", "namespaces", ""}, Namespace(kMigratingShoot)},
+          {kCrds, RepoManifest("manifests/crds/garden/livemigrations.yaml")},
+          {kCrds, PreservingCrd("core.gardener.cloud", "v1beta1", "ShootState", "shootstates")},
+          {kNamespaces, NamespaceObject("garden")},
+          {kNamespaces, NamespaceObject(kProject)},
+          {kNamespaces, NamespaceObject(kMigratingShoot)},
           {{"", "v1", "secrets", kMigratingShoot},
            {{"apiVersion", "v1"},
             {"kind", "Secret"},
@@ -343,20 +337,7 @@ class PrometheusTest : public ::testing::Test {
             {"kind", "StatefulSet"},
             {"metadata", {{"name", "etcd-main"}}},
             {"spec", {{"replicas", 1}}}}},
-          {{"seedhop.io", "v1alpha1", "livemigrations", kProject},
-           {{"apiVersion", "seedhop.io/v1alpha1"},
-            {"kind", "LiveMigration"},
-            {"metadata", {{"name", kMigration}}},
-            {"spec",
-             {{"shootNamespace", kMigratingShoot},
-              {"source",
-               {{"seed", "eu1"},
-                {"peerAddresses", {{{"etcd", "etcd-main"}, {"gateway", "10.1.0.1"}}}}}},
-              {"target",
-               {{"seed", "eu2"},
-                {"peerAddresses", {{{"etcd", "etcd-main"}, {"gateway", "10.2.0.1"}}}}}},
-              {"etcds", {{{"name", "etcd-main"}, {"replicas", 1}}}},
-              {"stepTimeoutSeconds", 1}}}}}};
+          {{"seedhop.io", "v1alpha1", "livemigrations", kProject}, migration}};
       for (const auto& [ref, object] : objects) {
         auto created = client->Create(ref, object);
         ASSERT_TRUE(created.ok()) << ref.Name() << ": " << created.error().message();

@@ -27,4 +27,19 @@ json NamespaceObject(const std::string& name) {
   return {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}};
 }
 
+json LiveMigrationObject(const LiveMigrationNames& names) {
+  auto seed = [&](const char* seed_name, const char* gateway) {
+    return json{{"seed", seed_name},
+                {"peerAddresses", {{{"etcd", names.etcd}, {"gateway", gateway}}}}};
+  };
+  return {{"apiVersion", "seedhop.io/v1alpha1"},
+          {"kind", "LiveMigration"},
+          {"metadata", {{"name", names.name}, {"namespace", names.garden_namespace}}},
+          {"spec",
+           {{"shootNamespace", names.shoot_namespace},
+            {"source", seed("eu1", "10.1.0.1")},
+            {"target", seed("eu2", "10.2.0.1")},
+            {"etcds", {{{"name", names.etcd}, {"replicas", names.replicas}}}}}}};
+}
+
 }  // namespace seedhop::testing

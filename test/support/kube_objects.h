@@ -21,4 +21,18 @@ nlohmann::json PreservingCrd(const std::string& group, const std::string& versio
 // A v1 Namespace named `name`.
 nlohmann::json NamespaceObject(const std::string& name);
 
+// The identity of a one-etcd LiveMigration: `name` in `garden_namespace`, moving the
+// `replicas`-member `etcd` of `shoot_namespace` from seed eu1 to seed eu2.
+struct LiveMigrationNames {
+  std::string garden_namespace;
+  std::string name;
+  std::string shoot_namespace;
+  std::string etcd;
+  int replicas = 3;
+};
+
+// A seedhop.io/v1alpha1 LiveMigration for `names`, each seed's etcd peers behind one gateway
+// address (eu1 10.1.0.1, eu2 10.2.0.1). Callers add the optional spec fields they test.
+nlohmann::json LiveMigrationObject(const LiveMigrationNames& names);
+
 }  // namespace seedhop::testing
