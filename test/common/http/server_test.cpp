@@ -280,7 +280,8 @@ TEST_F(TlsFixture, ClientThatStopsReadingIsCutAtTheWriteTimeout) {
   ServerOptions options = TlsOptions();
   options.write_timeout = 300ms;
   Server server(options, nullptr, nullptr);
-  // More than the loopback socket buffers of both ends hold, so the server has to wait.
+  // The kernel grows a socket's receive buffer only as its reader reads; to a client that reads
+  // nothing, 32 MiB is far more than the buffers hold, so the server has to wait.
   const std::string big_answer(32 << 20, 'x');
   server.Route("/big", [&](const Request&) { return Response::Text(200, big_answer); });
   ASSERT_TRUE(server.Start().ok());
