@@ -620,28 +620,39 @@ LabReport Lab::Run() {
   const CpuTimes cpu_writes_from = ReadMachineCpu();
   std::this_thread::sleep_for(options_.baseline);
 
-  auto created = garden().Create(migrator::LiveMigrations(kGardenNs), LiveMigration());
-  if (!created.ok()) {
-    report.failure = "create LiveMigration: " + created.error().message();
-    return report;
+  report.steady = options_.steady.count() > 0;
+  std::vector<migrator::FlowStep> flow;
+  if (!report.steady) {
+    auto created = garden().Create(migrator::LiveMigrations(kGardenNs), LiveMigration());
+    if (!created.ok()) {
+      report.failure = "create LiveMigration: " + created.error().message();
+      return report;
+    }
+    auto spec = migrator::ParseMigrationSpec(*created);
+    auto built = spec.ok() ? migrator::BuildFlow(*spec)
+                           : Result<std::vector<migrator::FlowStep>>(spec.error());
+    if (!built.ok()) {
+      report.failure = built.error().message();
+      return report;
+    }
+    flow = std::move(*built);
   }
-  auto spec = migrator::ParseMigrationSpec(*created);
-  auto flow = spec.ok() ? migrator::BuildFlow(*spec)
-                        : Result<std::vector<migrator::FlowStep>>(spec.error());
-  if (!flow.ok()) {
-    report.failure = flow.error().message();
-    return report;
-  }
-  const int total = static_cast<int>(flow->size());
-  const int no_return = migrator::PointOfNoReturn(*flow);
+  const int total = static_cast<int>(flow.size());
+  const int no_return = migrator::PointOfNoReturn(flow);
   auto migration_from = Clock::now();
   const CpuTimes cpu_migration_from = ReadMachineCpu();
-  Say("LiveMigration " + std::string(kGardenNs) + "/" + kShoot +
-      " created: " + std::to_string(total) + " steps, strategy " + options_.strategy);
-  for (int s = 0; s < kSeeds; ++s) {
-    if (Status started = StartMigrator(s); !started.ok()) {
-      report.failure = started.error().message();
-      return report;
+  if (report.steady) {
+    Say("steady run: no migration; writing " + std::to_string(options_.steady.count()) + " s more");
+    std::this_thread::sleep_for(options_.steady);
+    report.completed = true;
+  } else {
+    Say("LiveMigration " + std::string(kGardenNs) + "/" + kShoot +
+        " created: " + std::to_string(total) + " steps, strategy " + options_.strategy);
+    for (int s = 0; s < kSeeds; ++s) {
+      if (Status started = StartMigrator(s); !started.ok()) {
+        report.failure = started.error().message();
+        return report;
+      }
     }
   }
 
@@ -654,7 +665,7 @@ LabReport Lab::Run() {
   bool link_cut = false;
   Clock::time_point cut_from{}, heal_at{};
   auto deadline = Clock::now() + options_.deadline;
-  while (true) {
+  while (!report.completed) {
     std::this_thread::sleep_for(100ms);
     if (Clock::now() > deadline) {
       report.failure =
@@ -671,7 +682,7 @@ LabReport Lab::Run() {
     int done = std::max(source->completed_steps, target->completed_steps);
     for (; seen_done < done && seen_done < total; ++seen_done) {
       auto now = Clock::now();
-      StepReport step{seen_done, (*flow)[seen_done].Name(), Seconds(now - step_since)};
+      StepReport step{seen_done, flow[seen_done].Name(), Seconds(now - step_since)};
       char line[64];
       std::snprintf(line, sizeof line, "%3d/%d %5.1fs  ", seen_done + 1, total, step.seconds);
       Say(line + step.name);
@@ -706,7 +717,7 @@ LabReport Lab::Run() {
     // Faults, injected once per step at its start.
     if (done < total && killed_for_step != done &&
         (options_.kill_migrator_every_step || options_.kill_migrator_at_step == done)) {
-      int owner = (*flow)[done].owner == migrator::Side::kSource ? 0 : 1;
+      int owner = flow[done].owner == migrator::Side::kSource ? 0 : 1;
       killed_for_step = done;
       Say("fault: SIGKILL the " + std::string(kRoles[owner]) + " migrator at step " +
           std::to_string(done));
@@ -782,7 +793,9 @@ LabReport Lab::Run() {
       if (at <= when)
         step = index;
     }
-    return step < total ? (*flow)[step].Name() : std::string("after the last step");
+    if (report.steady)
+      return std::string("no migration");
+    return step < total ? flow[step].Name() : std::string("after the last step");
   };
   std::vector<WriteRecord> records = writer.Records();
   report.writes_attempted = static_cast<int64_t>(records.size());
@@ -855,9 +868,9 @@ LabReport Lab::Run() {
   }
 
   for (const auto& [at, index] : step_starts) {
-    if (index == 0 || (*flow)[index - 1].kind != migrator::FlowKind::kEtcd)
+    if (index == 0 || flow[index - 1].kind != migrator::FlowKind::kEtcd)
       continue;
-    const migrator::StepKind kind = (*flow)[index - 1].etcd_step.kind;
+    const migrator::StepKind kind = flow[index - 1].etcd_step.kind;
     if (kind == migrator::StepKind::kAddLearner || kind == migrator::StepKind::kPromote ||
         kind == migrator::StepKind::kRemoveMember)
       events.membership_changes.push_back(at);  // when the step was seen complete
@@ -894,6 +907,7 @@ nlohmann::json LabReport::ToJson() const {
                           {"writesOverTarget", s.writes_over_target},
                           {"writes", s.writes}});
   return {{"completed", completed},
+          {"steady", steady},
           {"failure", failure},
           {"totalSeconds", total_seconds},
           {"steps", steps_json},
@@ -935,37 +949,43 @@ nlohmann::json LabReport::ToJson() const {
 
 std::string LabReport::Summary() const {
   char buffer[1024];
-  double slowest = 0;
-  std::string slowest_name;
+  const StepReport* slowest = nullptr;
   for (const StepReport& s : steps) {
-    if (s.seconds > slowest) {
-      slowest = s.seconds;
-      slowest_name = s.name;
-    }
+    if (slowest == nullptr || s.seconds > slowest->seconds)
+      slowest = &s;
   }
+  char steps_text[300] = "no steps";
+  if (slowest != nullptr) {
+    std::snprintf(steps_text, sizeof steps_text, "%zu steps; slowest %.1f s: %s", steps.size(),
+                  slowest->seconds, slowest->name.c_str());
+  }
+  const std::string heading = !completed ? "MIGRATION FAILED: " + failure
+                              : steady   ? "STEADY RUN COMPLETE (no migration)"
+                                         : "MIGRATION COMPLETE";
+  // What a steady run compares with its baseline: the writes after it, with nothing moving.
+  const char* window = steady ? "in the steady window" : "during the move";
   std::snprintf(
       buffer, sizeof buffer,
       "%s\n"
-      "  total time           %.1f s (%zu steps; slowest %.1f s: %s)\n"
+      "  total time           %.1f s (%s)\n"
       "  writes acknowledged  %lld of %lld\n"
       "  writes lost          %lld (%lld could not be read back)\n"
       "  longest write stall  %.0f ms, from %.1f s (%s)\n"
-      "  p99 write latency    %.1f ms before, %.1f ms during the move; %lld of its %lld writes\n"
+      "  p99 write latency    %.1f ms before, %.1f ms %s; %lld of its %lld writes\n"
       "                       took over 2x before (%.2f%%; the p99 target allows 1%%),\n"
       "                       in %lld bursts: the largest %lld writes, the longest %.0f ms\n"
-      "  machine CPU busy     %.0f%% before, %.0f%% during the move (of %u cores)\n"
+      "  machine CPU busy     %.0f%% before, %.0f%% %s (of %u cores)\n"
       "  min failure tolerance %d, at %.1f s (%s); below 1 in %lld of %lld samples\n",
-      completed ? "MIGRATION COMPLETE" : ("MIGRATION FAILED: " + failure).c_str(), total_seconds,
-      steps.size(), slowest, slowest_name.c_str(), static_cast<long long>(writes_acknowledged),
+      heading.c_str(), total_seconds, steps_text, static_cast<long long>(writes_acknowledged),
       static_cast<long long>(writes_attempted), static_cast<long long>(writes_lost),
       static_cast<long long>(writes_unverified), longest_stall_ms, longest_stall_at_seconds,
-      longest_stall_at.c_str(), p99_before_ms, p99_during_ms,
+      longest_stall_at.c_str(), p99_before_ms, p99_during_ms, window,
       static_cast<long long>(writes_over_target_during), static_cast<long long>(writes_during),
       writes_during > 0 ? 100.0 * static_cast<double>(writes_over_target_during) /
                               static_cast<double>(writes_during)
                         : 0.0,
       static_cast<long long>(over_target_bursts), static_cast<long long>(largest_over_target_burst),
-      longest_over_target_burst_ms, cpu_busy_before_percent, cpu_busy_during_percent,
+      longest_over_target_burst_ms, cpu_busy_before_percent, cpu_busy_during_percent, window,
       std::thread::hardware_concurrency(), min_failure_tolerance, min_tolerance_at_seconds,
       min_tolerance_at.c_str(), static_cast<long long>(samples_below_one),
       static_cast<long long>(samples));
@@ -998,7 +1018,7 @@ std::string LabReport::Summary() const {
          " (pods deleted while their etcd led the cluster)\n";
   for (const std::string& stopped : leaders_stopped)
     out += "    " + stopped + "\n";
-  out += "  leader changes       " + std::to_string(leader_changes) + " during the move; " +
+  out += "  leader changes       " + std::to_string(leader_changes) + " " + window + "; " +
          std::to_string(leadership_moves) + " moves ahead of rolls, " +
          std::to_string(leadership_moves_failed) + " refused by etcd\n";
   for (size_t i = 0; i < slow_writes.size() && i < 3; ++i)

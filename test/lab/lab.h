@@ -43,6 +43,10 @@ struct LabOptions {
   int seed_index_base = 0;
   // The etcd pods' nice value (RunnerOptions::etcd_nice): 0 runs etcd at the writer's priority.
   int etcd_nice = 0;
+  // Above 0: a steady run, the null experiment of the p99 comparison. Nothing migrates; the writes
+  // of this long after the baseline stand in for the move's, so the report shows what this
+  // machine's own noise makes of the comparison.
+  std::chrono::seconds steady{0};
 };
 
 struct StepReport {
@@ -58,8 +62,11 @@ struct StepReport {
 };
 
 struct LabReport {
-  bool completed = false;  // both migrators reached Done
-  std::string failure;     // why not, when !completed
+  bool completed = false;  // both migrators reached Done (a steady run: its window ended)
+  // A steady run (LabOptions::steady): no steps; "during the move" is the window after the
+  // baseline.
+  bool steady = false;
+  std::string failure;  // why not, when !completed
   double total_seconds = 0;
   std::vector<StepReport> steps;
   int64_t writes_attempted = 0;

@@ -104,6 +104,24 @@ TEST(LabTest, MigrationSurvivesAnEtcdMemberKilledMidMove) {
   EXPECT_EQ(report.member_kills, 1);
 }
 
+// The p99 comparison's null experiment: nothing migrates, and the window after the baseline holds
+// the writes of the steady time, with the counts the move's window has.
+TEST(LabTest, SteadyRunMigratesNothingAndCountsTheWindowAfterTheBaseline) {
+  LabOptions options = Options(20);
+  options.steady = std::chrono::seconds(10);
+  LabReport report = MustRun(options);
+  EXPECT_TRUE(report.steady);
+  EXPECT_TRUE(report.steps.empty()) << report.Summary();
+  EXPECT_EQ(report.leadership_moves, 0);
+  EXPECT_EQ(report.leader_changes, 0) << report.Summary();
+  EXPECT_NEAR(report.total_seconds, 10, 1);
+  // 50 writes/s for 10 s, give or take the writes due at the window's two edges.
+  EXPECT_NEAR(static_cast<double>(report.writes_during), 500, 25) << report.Summary();
+  EXPECT_LE(report.writes_over_target_during, report.writes_during);
+  EXPECT_GT(report.samples, 100) << report.Summary();
+  EXPECT_EQ(report.min_failure_tolerance, 1) << report.Summary();
+}
+
 TEST(LabTest, SwapStrategyDropsToleranceToZero) {
   LabOptions options = Options(18);
   options.strategy = "Swap";

@@ -20,6 +20,9 @@ int main(int argc, char** argv) {
                "seconds of writes before the migration: the baseline of the p99 comparison");
   flags.String("etcd-nice", "0",
                "the etcd pods' nice value; above 0 the writer gets the CPU first (docs/lab.md)");
+  flags.String("steady-seconds", "0",
+               "above 0: migrate nothing, and compare this many seconds of writes after the "
+               "baseline with it (the p99 comparison's null experiment)");
   flags.String("json", "", "also write the report as JSON to this file");
   flags.String("kill-migrator-at-step", "-1", "SIGKILL the owning migrator when this step starts");
   flags.Bool("kill-migrator-every-step", false, "... at every step");
@@ -49,8 +52,9 @@ int main(int argc, char** argv) {
   auto cut_for = flags.GetInt("cut-link-for", 1, 3600);
   auto timeout = flags.GetInt("step-timeout", 1, 86400);
   auto etcd_nice = flags.GetInt("etcd-nice", 0, 19);
+  auto steady = flags.GetInt("steady-seconds", 0, 3600);
   for (const auto* value : {&members, &rate, &baseline, &kill_migrator, &kill_member, &cut_link,
-                            &cut_for, &timeout, &etcd_nice}) {
+                            &cut_for, &timeout, &etcd_nice, &steady}) {
     if (!value->ok()) {
       std::fprintf(stderr, "%s\n", value->error().message().c_str());
       return 2;
@@ -68,6 +72,7 @@ int main(int argc, char** argv) {
   options.cut_link_for = std::chrono::seconds(*cut_for);
   options.step_timeout_seconds = static_cast<int>(*timeout);
   options.etcd_nice = static_cast<int>(*etcd_nice);
+  options.steady = std::chrono::seconds(*steady);
   options.work_dir = flags.GetString("work-dir");
   options.binary_dir = flags.GetString("binary-dir");
   options.source_dir = flags.GetString("source-dir");
