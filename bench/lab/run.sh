@@ -8,6 +8,9 @@
 # window, before its migration starts), against the 3-member baseline. During the move 4 to 6
 # members share the two cores, where a landscape gives each its own node. "cpu bef/dur" is how busy
 # the whole machine was (all cores; 100% = none to spare) before the migration and during the move.
+# A null control per rate runs the same comparison with nothing migrating (a steady 3-member
+# cluster, SEEDHOP_BENCH_STEADY_SECONDS after its baseline, default 100, about as long as the move):
+# the share of writes over the line that this machine's own noise accounts for.
 # The baseline is 30 s of writes (SEEDHOP_BENCH_BASELINE_SECONDS), not the lab's default 10: at
 # 100/s its p99 is then the 30th slowest of 3,000 writes rather than the 10th of 1,000, which
 # varied more from run to run than the move's p99 did. Latencies count from when a write was due.
@@ -22,6 +25,7 @@ rounds="${2:-1}"
 rates="${3:-100 1000}"
 baseline="${SEEDHOP_BENCH_BASELINE_SECONDS:-30}"
 etcd_nice="${SEEDHOP_BENCH_ETCD_NICE:-0}"
+steady="${SEEDHOP_BENCH_STEADY_SECONDS:-100}"
 
 if [[ -z "$build" ]]; then
   # The optimised build scripts/lab.sh uses.
@@ -90,23 +94,40 @@ for rate in $rates; do
     | map("\(.[0].key) \(map(.value.bursts) | add) (\(map(.value.writes) | add))") | join(", ")' \
     "$work"/rate-"$rate"-*.json)"$'\n'
 done
-echo "control, co-location alone (1 round per rate): p99 of a steady 5-member cluster, no migration:"
-for rate in $rates; do
-  report="$work/control-$rate.json"
-  "$build/test/lab/seedhop-lab" --members 5 --rate "$rate" --baseline-seconds "$baseline" \
-    --etcd-nice "$etcd_nice" --json "$report" --work-dir "$work/control-$rate" \
-    >"$work/control-$rate.log" 2>&1 || true
+# One control run: NAME RATE JQ_FILTER [LAB_FLAGS...]. Prints the filter's line from the run's
+# report, given $rate and $three (the median 3-member baseline p99 of the rounds), or why it failed.
+control() {
+  local name="$1" rate="$2" filter="$3"
+  shift 3
+  local report="$work/$name-$rate.json"
+  "$build/test/lab/seedhop-lab" --rate "$rate" --baseline-seconds "$baseline" \
+    --etcd-nice "$etcd_nice" --json "$report" --work-dir "$work/$name-$rate" "$@" \
+    >"$work/$name-$rate.log" 2>&1 || true
   if [[ -s "$report" ]] && [[ "$(jq -r .completed "$report")" == true ]]; then
+    local three
     three=$(for f in "$work"/rate-"$rate"-*.json; do jq -r .p99BeforeMs "$f"; done | median)
-    jq -r --arg rate "$rate" --arg three "$three" '"  \($rate)/s: 5 members \(.p99BeforeMs * 10
-      | round / 10) ms, 3 members \($three | tonumber * 10 | round / 10) ms: \(.p99BeforeMs
-      / ($three | tonumber) * 100 | round / 100)x"' "$report"
+    jq -r --arg rate "$rate" --arg three "$three" "$filter" "$report"
   else
     # The report's own reason; the log's last lines are the summary, not why it stopped.
-    reason=$( ([[ -s "$report" ]] && jq -r .failure "$report") || tail -3 "$work/control-$rate.log")
-    echo "  $rate/s: the control run failed: $(head -c 600 <<<"$reason")"
+    local reason
+    reason=$( ([[ -s "$report" ]] && jq -r .failure "$report") || tail -3 "$work/$name-$rate.log")
+    echo "  $rate/s: the $name run failed: $(head -c 600 <<<"$reason")"
   fi
-  rm -rf "$work/control-$rate"
+  rm -rf "$work/$name-$rate"
+}
+echo "control, co-location alone (1 round per rate): p99 of a steady 5-member cluster, no migration:"
+for rate in $rates; do
+  control co-location "$rate" '"  \($rate)/s: 5 members \(.p99BeforeMs * 10 | round / 10) ms, 3 members \(
+    $three | tonumber * 10 | round / 10) ms: \(.p99BeforeMs / ($three | tonumber) * 100
+    | round / 100)x"' --members 5
+done
+echo "null control (1 round per rate): a steady 3-member cluster, nothing migrating, its writes in"
+echo "the ${steady} s after its baseline that took over 2x its baseline p99 (the move's measure):"
+for rate in $rates; do
+  control null "$rate" '"  \($rate)/s: \(.writesOverTargetDuring) of \(.writesDuring) (\(
+    .writesOverTargetDuring * 10000 / ([.writesDuring, 1] | max) | round / 100)%), p99 \(
+    .p99BeforeMs * 10 | round / 10) / \(.p99DuringMs * 10 | round / 10) ms"' \
+    --steady-seconds "$steady"
 done
 echo "longest stall per round, and the step it began in:"
 printf '%s' "$stalls"
