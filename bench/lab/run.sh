@@ -5,7 +5,7 @@
 # longest stall <= 500 ms, p99 during <= 2x p99 before. Prints medians over ROUNDS runs per rate;
 # a miss does not fail the script, a lost write does. A control per rate shows what co-location
 # alone costs: the p99 of a steady 5-member cluster on this machine (a 5-member lab's baseline
-# window, before its migration starts), against the 3-member baseline. During the move 4 to 6
+# window; the run then migrates nothing), against the 3-member baseline. During the move 4 to 6
 # members share the two cores, where a landscape gives each its own node. "cpu bef/dur" is how busy
 # the whole machine was (all cores; 100% = none to spare) before the migration and during the move.
 # A null control per rate runs the same comparison with nothing migrating (a steady 3-member
@@ -119,7 +119,7 @@ echo "control, co-location alone (1 round per rate): p99 of a steady 5-member cl
 for rate in $rates; do
   control co-location "$rate" '"  \($rate)/s: 5 members \(.p99BeforeMs * 10 | round / 10) ms, 3 members \(
     $three | tonumber * 10 | round / 10) ms: \(.p99BeforeMs / ($three | tonumber) * 100
-    | round / 100)x"' --members 5
+    | round / 100)x"' --members 5 --steady-seconds 1
 done
 echo "null control (1 round per rate): a steady 3-member cluster, nothing migrating, its writes in"
 echo "the ${steady} s after its baseline that took over 2x its baseline p99 (the move's measure):"
